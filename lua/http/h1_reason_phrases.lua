@@ -1,0 +1,1 @@
+return require "http.core".h1_reason_phrases

@@ -1,0 +1,36 @@
+//! http.core: the native core of our lua-http. `require "http.core"` returns one table with a
+//! sub-table per lua-http module; the files in lua/http/ hand those out under lua-http's names.
+
+mod runtime;
+
+mod bit;
+mod cookie;
+mod h1_reason_phrases;
+mod h2_error;
+mod headers;
+mod hpack;
+mod hsts;
+mod proxies;
+mod util;
+mod version;
+mod zlib;
+
+use mlua::{Lua, Table};
+
+#[mlua::lua_module(name = "http_core")]
+fn http_core(lua: &Lua) -> mlua::Result<Table> {
+    let core = lua.create_table()?;
+    runtime::open(lua, &core)?;
+    core.set("version", version::open(lua)?)?;
+    core.set("bit", bit::open(lua)?)?;
+    core.set("h1_reason_phrases", h1_reason_phrases::open(lua)?)?;
+    core.set("h2_error", h2_error::open(lua)?)?;
+    core.set("util", util::open(lua)?)?;
+    core.set("headers", headers::open(lua)?)?;
+    core.set("zlib", zlib::open(lua)?)?;
+    core.set("cookie", cookie::open(lua)?)?;
+    core.set("hsts", hsts::open(lua)?)?;
+    core.set("proxies", proxies::open(lua)?)?;
+    core.set("hpack", hpack::open(lua)?)?;
+    Ok(core)
+}

@@ -1,0 +1,176 @@
+//! The bridge between Lua and the tokio I/O runtime (see DESIGN.md, "How a blocking call
+//! works"). Rust starts operations and hands Lua a token; `wait.lua` decides how the calling
+//! coroutine waits for it (yield to our scheduler, `cqueues.poll`, or a blocking pumped wait).
+
+mod errors;
+mod eventfd;
+mod token;
+
+pub use errors::{error, function, message, method, method_ud, quiet_panics, raise, register_type};
+pub use token::{fail, fail_msg, ok, Outcome};
+
+use mlua::{Lua, MultiValue, Table, Value};
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use token::{Completions, Token};
+
+/// Per-Lua-state bridge, kept in mlua app data and dropped with the state.
+struct Bridge {
+    rt: std::cell::OnceCell<tokio::runtime::Runtime>,
+    completions: Arc<Completions>,
+    next_id: Cell<u64>,
+    batch: std::cell::RefCell<Vec<u64>>,
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+const WORKERS: usize = 2;
+
+fn bridge(lua: &Lua) -> mlua::AppDataRef<'_, Bridge> {
+    lua.app_data_ref::<Bridge>().expect("http.core bridge not initialised")
+}
+
+/// The I/O runtime of this Lua state, started on first use.
+pub fn handle(lua: &Lua) -> mlua::Result<tokio::runtime::Handle> {
+    let b = bridge(lua);
+    if let Some(rt) = b.rt.get() {
+        return Ok(rt.handle().clone());
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .thread_name("http-core-io")
+        .enable_all()
+        .build()
+        .map_err(|e| mlua::Error::RuntimeError(format!("cannot start the I/O runtime: {e}")))?;
+    let h = rt.handle().clone();
+    let _ = b.rt.set(rt);
+    Ok(h)
+}
+
+/// The text of an errno, as lua-http reports it ("Connection timed out").
+pub fn strerror(errno: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(errno).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// lua-http's `timeout` argument: nil (or a negative/NaN value) means no limit.
+pub fn timeout_arg(t: Option<f64>) -> Option<Duration> {
+    match t {
+        Some(t) if t.is_finite() && t >= 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(t) if t.is_infinite() && t > 0.0 => None,
+        Some(t) if t.is_finite() => Some(Duration::ZERO),
+        _ => None,
+    }
+}
+
+/// Start `fut` on the runtime and return lua-http's pending convention `nil, token`; `wait.lua`
+/// turns that into a suspension. With a timeout the outcome is `nil, "...timed out", ETIMEDOUT`
+/// when it runs out.
+pub fn start<F>(lua: &Lua, timeout: Option<Duration>, fut: F) -> mlua::Result<MultiValue>
+where
+    F: Future<Output = Outcome> + Send + 'static,
+{
+    let h = handle(lua)?;
+    let (token, completer) = {
+        let b = bridge(lua);
+        let id = b.next_id.get();
+        b.next_id.set(id + 1);
+        token::pair(id, b.completions.clone())
+    };
+    h.spawn(async move {
+        let outcome = match timeout {
+            None => fut.await,
+            Some(d) => match tokio::time::timeout(d, fut).await {
+                Ok(o) => o,
+                Err(_) => fail(libc::ETIMEDOUT),
+            },
+        };
+        completer.complete(outcome);
+    });
+    let ud = lua.create_any_userdata(token)?;
+    Ok(MultiValue::from_vec(vec![Value::Nil, Value::UserData(ud)]))
+}
+
+fn open_token_type(lua: &Lua) -> mlua::Result<()> {
+    let m = lua.create_table()?;
+    m.set("id", method(lua, "id", |_, t: &mut Token, ()| Ok(t.id()))?)?;
+    m.set("done", method(lua, "done", |_, t: &mut Token, ()| Ok(t.done()))?)?;
+    m.set("result", method(lua, "result", |lua, t: &mut Token, ()| t.result(lua))?)?;
+    m.set(
+        "pollfd",
+        method(lua, "pollfd", |_, t: &mut Token, ()| {
+            t.pollfd().map_err(|e| mlua::Error::RuntimeError(e.to_string()))
+        })?,
+    )?;
+    m.set("events", method(lua, "events", |_, _: &mut Token, ()| Ok("r"))?)?;
+    m.set("timeout", method(lua, "timeout", |_, _: &mut Token, ()| Ok(Value::Nil))?)?;
+    register_type::<Token>(lua, &m, |_| {})
+}
+
+/// Install the bridge in this Lua state and return its table (merged into `http.core`).
+pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
+    quiet_panics();
+    if lua.app_data_ref::<Bridge>().is_none() {
+        let completions = Completions::new()
+            .map_err(|e| mlua::Error::RuntimeError(format!("eventfd: {e}")))?;
+        lua.set_app_data(Bridge {
+            rt: std::cell::OnceCell::new(),
+            completions: Arc::new(completions),
+            next_id: Cell::new(1),
+            batch: std::cell::RefCell::new(Vec::new()),
+        });
+    }
+    open_token_type(lua)?;
+
+    // drain(tbl, timeout): sleep until some operation finished (or timeout), then put the
+    // finished token ids into tbl[1..n] and return n.
+    core.set(
+        "drain",
+        function(lua, "drain", |lua, (tbl, timeout): (Table, Option<f64>)| {
+            let b = bridge(lua);
+            if b.completions.is_empty() && timeout != Some(0.0) {
+                b.completions.efd.wait(timeout.filter(|t| t.is_finite()));
+            }
+            let mut batch = b.batch.borrow_mut();
+            batch.clear();
+            b.completions.take(&mut batch);
+            for (i, id) in batch.iter().enumerate() {
+                tbl.raw_set(i + 1, *id)?;
+            }
+            Ok(batch.len())
+        })?,
+    )?;
+    core.set(
+        "monotime",
+        function(lua, "monotime", |_, ()| {
+            static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            Ok(EPOCH.get_or_init(std::time::Instant::now).elapsed().as_secs_f64())
+        })?,
+    )?;
+    core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.efd.raw()))?)?;
+    core.set("pending", function(lua, "pending", |lua, ()| Ok(!bridge(lua).completions.is_empty()))?)?;
+    // timer(seconds, timeout): the simplest operation: true after `seconds`.
+    core.set(
+        "timer",
+        function(lua, "timer", |lua, (secs, timeout): (f64, Option<f64>)| {
+            let d = Duration::from_secs_f64(secs.max(0.0));
+            start(lua, timeout_arg(timeout), async move {
+                tokio::time::sleep(d).await;
+                ok(true)
+            })
+        })?,
+    )?;
+    lua.load(include_str!("wait.lua")).set_name("=http.core.wait").call::<()>(core.clone())?;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Tokens: the Lua-side handle of an operation running on the I/O runtime.
+//!
+//! A finished operation leaves an `Outcome` (turned into Lua values on the Lua thread) and
+//! signals completion either on the state's shared completion queue (our scheduler and blocking
+//! waits drain it in batches) or, once the token was handed to cqueues, on the token's own
+//! eventfd.
+
+use super::eventfd::EventFd;
+use mlua::{IntoLuaMulti, Lua, MultiValue};
+use std::sync::{Arc, Mutex};
+
+/// Turns an operation's result into Lua values, on the Lua thread.
+pub type Outcome = Box<dyn FnOnce(&Lua) -> mlua::Result<MultiValue> + Send>;
+
+/// A successful outcome.
+pub fn ok<T: IntoLuaMulti + Send + 'static>(v: T) -> Outcome {
+    Box::new(move |lua| v.into_lua_multi(lua))
+}
+
+/// lua-http's `nil, message, errno`.
+pub fn fail(errno: i32) -> Outcome {
+    fail_msg(super::strerror(errno), errno)
+}
+
+pub fn fail_msg(msg: impl Into<String>, errno: i32) -> Outcome {
+    let msg = msg.into();
+    Box::new(move |lua| (mlua::Value::Nil, msg, errno).into_lua_multi(lua))
+}
+
+/// Completed token ids, in completion order, with one eventfd write per empty -> non-empty
+/// transition.
+pub struct Completions {
+    queue: Mutex<Vec<u64>>,
+    pub efd: EventFd,
+}
+
+impl Completions {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Completions { queue: Mutex::new(Vec::new()), efd: EventFd::new()? })
+    }
+
+    pub fn push(&self, id: u64) {
+        let was_empty = {
+            let mut q = self.queue.lock().unwrap();
+            let e = q.is_empty();
+            q.push(id);
+            e
+        };
+        if was_empty {
+            self.efd.signal();
+        }
+    }
+
+    /// Take every completed id. The eventfd is reset before the queue is taken, so a push that
+    /// races with us either lands in this batch or signals again.
+    pub fn take(&self, out: &mut Vec<u64>) {
+        self.efd.reset();
+        let mut q = self.queue.lock().unwrap();
+        std::mem::swap(&mut *q, out);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.lock().unwrap().is_empty()
+    }
+}
+
+enum State {
+    Pending,
+    Done(Outcome),
+    Taken,
+}
+
+struct Inner {
+    id: u64,
+    state: Mutex<(State, Option<EventFd>)>,
+    completions: Arc<Completions>,
+}
+
+/// The Lua-visible half. Dropping it does not cancel the operation.
+pub struct Token(Arc<Inner>);
+
+/// The runtime half. Dropped without `complete` (a panic, a cancelled task), it completes the
+/// token with an error so no waiter hangs.
+pub struct Completer(Option<Arc<Inner>>);
+
+pub fn pair(id: u64, completions: Arc<Completions>) -> (Token, Completer) {
+    let inner = Arc::new(Inner { id, state: Mutex::new((State::Pending, None)), completions });
+    (Token(inner.clone()), Completer(Some(inner)))
+}
+
+impl Completer {
+    pub fn complete(mut self, outcome: Outcome) {
+        if let Some(inner) = self.0.take() {
+            finish(&inner, outcome);
+        }
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.take() {
+            finish(&inner, fail_msg("operation aborted", libc::ECANCELED));
+        }
+    }
+}
+
+fn finish(inner: &Inner, outcome: Outcome) {
+    let mut st = inner.state.lock().unwrap();
+    st.0 = State::Done(outcome);
+    match &st.1 {
+        Some(fd) => fd.signal(),
+        None => {
+            drop(st);
+            inner.completions.push(inner.id);
+        }
+    }
+}
+
+impl Token {
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    pub fn done(&self) -> bool {
+        !matches!(self.0.state.lock().unwrap().0, State::Pending)
+    }
+
+    /// The outcome's Lua values; only once.
+    pub fn result(&self, lua: &Lua) -> mlua::Result<MultiValue> {
+        let outcome = {
+            let mut st = self.0.state.lock().unwrap();
+            match std::mem::replace(&mut st.0, State::Taken) {
+                State::Done(o) => {
+                    if let Some(fd) = st.1.take() {
+                        super::eventfd::release(fd);
+                    }
+                    o
+                }
+                State::Pending => {
+                    st.0 = State::Pending;
+                    return super::errors::error("operation still in progress");
+                }
+                State::Taken => return super::errors::error("result already taken"),
+            }
+        };
+        outcome(lua)
+    }
+
+    /// The eventfd cqueues should poll; signalled at once if the operation already finished.
+    pub fn pollfd(&self) -> std::io::Result<i32> {
+        let mut st = self.0.state.lock().unwrap();
+        if let Some(fd) = &st.1 {
+            return Ok(fd.raw());
+        }
+        let fd = super::eventfd::acquire()?;
+        if !matches!(st.0, State::Pending) {
+            fd.signal();
+        }
+        let raw = fd.raw();
+        st.1 = Some(fd);
+        Ok(raw)
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.0.state.lock() {
+            if let Some(fd) = st.1.take() {
+                super::eventfd::release(fd);
+            }
+        }
+    }
+}

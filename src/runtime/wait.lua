@@ -1,0 +1,147 @@
+-- The Lua side of the bridge: how a caller waits for a token, and our scheduler.
+-- Rust never yields; every suspension happens here (so Lua 5.1 and LuaJIT work).
+local core = ...
+
+local co_create, co_resume, co_running = coroutine.create, coroutine.resume, coroutine.running
+local co_status, co_yield = coroutine.status, coroutine.yield
+local type, next = type, next
+local drain, monotime = core.drain, core.monotime
+
+local WAIT = {} -- yielded with a token by coroutines our scheduler runs
+local ours = setmetatable({}, { __mode = "k" }) -- coroutine -> its error handler (or true)
+local waiting = {} -- token id -> coroutine
+local tokens = {} -- token id -> token
+local ready = {} -- coroutines that yielded without a token: resume on the next step
+local deferred = {} -- errors raised while a blocking wait pumped the scheduler
+local buffers, depth = {}, 0
+
+-- The cqueues controller running the current coroutine, if any.
+local function cqueues_running()
+	local cqueues = package.loaded.cqueues
+	if cqueues then
+		-- second value: the current coroutine is one the controller runs (so it may yield)
+		local cq, inside = cqueues.running()
+		if cq and inside then return cqueues end
+	end
+end
+
+local function run(co, ...)
+	local ok, a, b = co_resume(co, ...)
+	if not ok then
+		local handler = ours[co]
+		ours[co] = nil
+		if type(handler) == "function" then
+			handler(a, co)
+			return
+		end
+		return a
+	end
+	if co_status(co) == "dead" then
+		ours[co] = nil
+	elseif a == WAIT then
+		local id = b:id()
+		waiting[id], tokens[id] = co, b
+	else
+		ready[#ready + 1] = co
+	end
+end
+
+-- Resume everything that can make progress, sleeping up to `timeout` seconds (nil: until
+-- something completes) if nothing can. Returns true, or nil and the first error a coroutine
+-- without a handler raised.
+local function step(timeout)
+	local err = table.remove(deferred, 1)
+	if err ~= nil then return nil, err end
+	if ready[1] ~= nil then timeout = 0 end
+	depth = depth + 1
+	local ids = buffers[depth]
+	if not ids then ids = {}; buffers[depth] = ids end
+	local n = drain(ids, timeout)
+	for i = 1, n do
+		local id = ids[i]
+		local co = waiting[id]
+		if co then
+			local token = tokens[id]
+			waiting[id], tokens[id] = nil, nil
+			local e = run(co, token:result())
+			if e ~= nil and err == nil then err = e end
+		end
+	end
+	if ready[1] ~= nil then
+		local r = ready
+		ready = {}
+		for i = 1, #r do
+			local e = run(r[i])
+			if e ~= nil and err == nil then err = e end
+		end
+	end
+	depth = depth - 1
+	if err ~= nil then return nil, err end
+	return true
+end
+
+-- Is the scheduler keeping any coroutine?
+local function empty()
+	return next(waiting) == nil and ready[1] == nil
+end
+
+local sched_pollable = {
+	pollfd = function() return core.pollfd() end,
+	events = function() return "r" end,
+	timeout = function() return nil end,
+}
+
+-- Run the scheduler until it is empty or `timeout` passes. Inside a cqueues controller the
+-- sleeping is left to cqueues so its other coroutines keep running.
+local function loop(timeout)
+	local deadline = timeout and monotime() + timeout
+	while not empty() or deferred[1] ~= nil do
+		local left = deadline and deadline - monotime()
+		if left and left <= 0 then break end
+		local cqueues = cqueues_running()
+		if cqueues and ready[1] == nil and not core.pending() then
+			cqueues.poll(sched_pollable, left)
+			left = 0
+		end
+		local ok, err = step(left)
+		if not ok then return nil, err end
+	end
+	return true
+end
+
+-- Wait for `token` the way the caller allows (see DESIGN.md) and return its results.
+local function wait(token)
+	local co, ismain = co_running()
+	if co and not ismain then
+		if ours[co] then return co_yield(WAIT, token) end
+		local cqueues = cqueues_running()
+		if cqueues then
+			while not token:done() do cqueues.poll(token) end
+			return token:result()
+		end
+	end
+	while not token:done() do
+		local ok, err = step(nil)
+		if not ok then deferred[#deferred + 1] = err end
+	end
+	return token:result()
+end
+
+-- Rust functions that may block return `nil, token`; pass anything else through.
+local function await(a, b, ...)
+	if a == nil and type(b) == "userdata" then return wait(b) end
+	return a, b, ...
+end
+
+-- Run fn(...) in a new coroutine of our scheduler; errors go to `handler(err, co)` or, without
+-- one, are returned by the step that hits them.
+local function spawn(handler, fn, ...)
+	local co = co_create(fn)
+	ours[co] = handler or true
+	local e = run(co, ...)
+	if e ~= nil then deferred[#deferred + 1] = e end
+	return co
+end
+
+core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, await, step, loop, spawn, empty
+core.sleep = function(seconds) return await(core.timer(seconds)) end
