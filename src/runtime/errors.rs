@@ -68,7 +68,11 @@ pub fn error<R>(msg: impl Into<String>) -> mlua::Result<R> {
 pub fn message(name: &str, err: &mlua::Error) -> String {
     use mlua::Error as E;
     match err {
-        E::RuntimeError(s) | E::MemoryError(s) => s.clone(),
+        // A Lua error raised in a callback we called carries mlua's traceback: drop it.
+        E::RuntimeError(s) | E::MemoryError(s) => match s.find("\nstack traceback:") {
+            Some(i) => s[..i].to_string(),
+            None => s.clone(),
+        },
         E::CallbackError { cause, .. } | E::WithContext { cause, .. } => message(name, cause),
         E::BadArgument { pos, cause, .. } => {
             format!("bad argument #{} to '{}' ({})", pos, name, message(name, cause))

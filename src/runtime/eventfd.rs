@@ -72,3 +72,14 @@ pub fn release(fd: EventFd) {
         pool.push(fd);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signal_then_wait() {
+        let fd = super::EventFd::new().unwrap();
+        fd.signal();
+        fd.wait(Some(1.0));
+        fd.reset();
+    }
+}

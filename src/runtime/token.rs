@@ -1,9 +1,8 @@
 //! Tokens: the Lua-side handle of an operation running on the I/O runtime.
 //!
 //! A finished operation leaves an `Outcome` (turned into Lua values on the Lua thread) and
-//! signals completion either on the state's shared completion queue (our scheduler and blocking
-//! waits drain it in batches) or, once the token was handed to cqueues, on the token's own
-//! eventfd.
+//! signals completion on the state's shared completion queue (our scheduler and blocking waits
+//! drain it in batches) and, once the token was handed to cqueues, on the token's own eventfd.
 
 use super::eventfd::EventFd;
 use mlua::{IntoLuaMulti, Lua, MultiValue};
@@ -105,15 +104,15 @@ impl Drop for Completer {
 }
 
 fn finish(inner: &Inner, outcome: Outcome) {
-    let mut st = inner.state.lock().unwrap();
-    st.0 = State::Done(outcome);
-    match &st.1 {
-        Some(fd) => fd.signal(),
-        None => {
-            drop(st);
-            inner.completions.push(inner.id);
+    {
+        let mut st = inner.state.lock().unwrap();
+        st.0 = State::Done(outcome);
+        if let Some(fd) = &st.1 {
+            fd.signal();
         }
     }
+    // Always queued too: a token handed to cqueues may still be waited for by a blocking wait.
+    inner.completions.push(inner.id);
 }
 
 impl Token {
@@ -169,5 +168,43 @@ impl Drop for Token {
                 super::eventfd::release(fd);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_from_many_threads_all_arrive() {
+        let c = Arc::new(Completions::new().unwrap());
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || (0..1000).for_each(|i| c.push(t * 1000 + i)))
+            })
+            .collect();
+        let mut seen = Vec::new();
+        let mut batch = Vec::new();
+        while seen.len() < 4000 {
+            c.efd.wait(Some(5.0));
+            c.take(&mut batch);
+            seen.append(&mut batch);
+        }
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        seen.sort();
+        assert_eq!(seen, (0..4000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn dropped_completer_fails_the_token() {
+        let c = Arc::new(Completions::new().unwrap());
+        let (token, completer) = pair(7, c.clone());
+        assert!(!token.done());
+        drop(completer);
+        assert!(token.done());
+        let mut batch = Vec::new();
+        c.take(&mut batch);
+        assert_eq!(batch, vec![7]);
     }
 }
