@@ -584,10 +584,12 @@ fn store_methods(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set(
         "clean_due",
+        // Seconds until the next cookie expires (as the manual says; the original gave the
+        // absolute time), 0 if one already has, math.huge if none will.
         function(lua, "clean_due", |lua, this: Value| {
-            Ok(to_lua_number(
-                Store::of(lua, this, "clean_due")?.jar()?.clean_due(),
-            ))
+            let s = Store::of(lua, this, "clean_due")?;
+            let now = s.now()?;
+            Ok(to_lua_number((s.jar()?.clean_due() - now).max(0.0)))
         })?,
     )?;
     m.set(

@@ -12,6 +12,7 @@ pub use token::{fail, fail_msg, ok, Outcome};
 use mlua::{Lua, MultiValue, Table, Value};
 use std::cell::Cell;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use token::{Completions, Token};
@@ -100,6 +101,38 @@ where
     });
     let ud = lua.create_any_userdata(token)?;
     Ok(MultiValue::from_vec(vec![Value::Nil, Value::UserData(ud)]))
+}
+
+/// A permanent id that long-lived producers (a server's accept loop, a connection's incoming
+/// streams) signal when they have something for Lua. One queue entry per batch: it is queued
+/// again only after Lua called `rearm`, which it does before taking the items.
+pub struct Notifier {
+    id: u64,
+    queued: AtomicBool,
+    completions: Arc<Completions>,
+}
+
+impl Notifier {
+    pub fn new(lua: &Lua) -> Arc<Notifier> {
+        let b = bridge(lua);
+        let id = b.next_id.get();
+        b.next_id.set(id + 1);
+        Arc::new(Notifier { id, queued: AtomicBool::new(false), completions: b.completions.clone() })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn notify(&self) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.completions.push(self.id);
+        }
+    }
+
+    pub fn rearm(&self) {
+        self.queued.store(false, Ordering::Release);
+    }
 }
 
 fn open_token_type(lua: &Lua) -> mlua::Result<()> {

@@ -11,6 +11,7 @@ local WAIT = {} -- yielded with a token by coroutines our scheduler runs
 local ours = setmetatable({}, { __mode = "k" }) -- coroutine -> its error handler (or true)
 local waiting = {} -- token id -> coroutine
 local tokens = {} -- token id -> token
+local subscribers = {} -- notifier id -> function called when it fires
 local ready = {} -- coroutines that yielded without a token: resume on the next step
 local deferred = {} -- errors raised while a blocking wait pumped the scheduler
 local buffers, depth = {}, 0
@@ -65,6 +66,9 @@ local function step(timeout)
 			waiting[id], tokens[id] = nil, nil
 			local e = run(co, token:result())
 			if e ~= nil and err == nil then err = e end
+		else
+			local f = subscribers[id]
+			if f then f() end
 		end
 	end
 	if ready[1] ~= nil then
@@ -143,5 +147,11 @@ local function spawn(handler, fn, ...)
 	return co
 end
 
+-- Call fn() whenever the notifier `id` fires (nil fn: stop).
+local function subscribe(id, fn)
+	subscribers[id] = fn
+end
+
+core.subscribe = subscribe
 core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, await, step, loop, spawn, empty
 core.sleep = function(seconds) return await(core.timer(seconds)) end
