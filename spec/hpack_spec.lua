@@ -24,7 +24,8 @@ describe("http.hpack", function()
 
 	local function headers_of(list)
 		local h = new_headers()
-		for _, f in ipairs(list) do h:append(f[1], f[2], f[3]) end
+		-- never_index given explicitly: http.headers defaults it to true for some names
+		for _, f in ipairs(list) do h:append(f[1], f[2], f[3] or false) end
 		return h
 	end
 
@@ -397,6 +398,14 @@ describe("http.hpack", function()
 			assert.equal(tablestring({ { 34, "x: 1" } }, 34), ctx:dynamic_table_tostring())
 			assert.same({ { "authorization", "xyz", true }, { "secret", "pw", true }, { "x", "1" } },
 				decode(hpack.new(4096), data))
+		end)
+		it("encodes the fields http.headers deems sensitive never indexed", function()
+			local h = new_headers()
+			h:append("authorization", "secret")
+			local ctx = hpack.new(4096)
+			ctx:encode_headers(h)
+			assert.equal(unhex "1f08 06736563726574", ctx:render_data())
+			assert.equal(tablestring({}, 0), ctx:dynamic_table_tostring())
 		end)
 		it("keeps header names as given, and bytes as they are", function()
 			local list = { { "X-Upper", "v" }, { "bin", "\0\1\255 \r\n" }, { "empty", "" } }
