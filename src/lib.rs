@@ -4,6 +4,7 @@
 mod runtime;
 
 mod bit;
+mod connection_common;
 mod cookie;
 mod h1_reason_phrases;
 mod h2_error;
@@ -11,6 +12,8 @@ mod headers;
 mod hpack;
 mod hsts;
 mod proxies;
+mod server;
+mod stream_common;
 mod util;
 mod version;
 mod zlib;
@@ -32,5 +35,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("hsts", hsts::open(lua)?)?;
     core.set("proxies", proxies::open(lua)?)?;
     core.set("hpack", hpack::open(lua)?)?;
+    core.set("stream", stream_common::open(lua)?)?;
+    core.set("server", server::open(lua)?)?;
     Ok(core)
 }

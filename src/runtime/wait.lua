@@ -95,19 +95,24 @@ local sched_pollable = {
 	timeout = function() return nil end,
 }
 
--- Run the scheduler until it is empty or `timeout` passes. Inside a cqueues controller the
--- sleeping is left to cqueues so its other coroutines keep running.
+-- One step that sleeps the right way: inside a cqueues controller the sleeping is left to
+-- cqueues (so its other coroutines keep running), elsewhere we sleep on our eventfd.
+local function pump(timeout)
+	local cqueues = cqueues_running()
+	if cqueues and ready[1] == nil and not core.pending() then
+		cqueues.poll(sched_pollable, timeout)
+		timeout = 0
+	end
+	return step(timeout)
+end
+
+-- Run the scheduler until it is empty or `timeout` passes.
 local function loop(timeout)
 	local deadline = timeout and monotime() + timeout
 	while not empty() or deferred[1] ~= nil do
 		local left = deadline and deadline - monotime()
 		if left and left <= 0 then break end
-		local cqueues = cqueues_running()
-		if cqueues and ready[1] == nil and not core.pending() then
-			cqueues.poll(sched_pollable, left)
-			left = 0
-		end
-		local ok, err = step(left)
+		local ok, err = pump(left)
 		if not ok then return nil, err end
 	end
 	return true
@@ -154,4 +159,5 @@ end
 
 core.subscribe = subscribe
 core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, await, step, loop, spawn, empty
+core.pump, core.cqueues_running = pump, cqueues_running
 core.sleep = function(seconds) return await(core.timer(seconds)) end

@@ -1,0 +1,69 @@
+//! What every connection (server or client, HTTP/1 or HTTP/2) knows about itself, shared by its
+//! streams: addresses, version, TLS, and the switch that shuts it down.
+
+use mlua::{IntoLuaMulti, Lua, MultiValue, Value};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// A socket address as lua-http reports it (`family, address, port`).
+#[derive(Clone, Debug)]
+pub enum Addr {
+    Inet(SocketAddr),
+    Unix(String),
+    Unknown,
+}
+
+impl Addr {
+    pub fn push(&self, lua: &Lua) -> mlua::Result<MultiValue> {
+        match self {
+            Addr::Inet(a) => {
+                let family = if a.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+                (family, a.ip().to_string(), a.port()).into_lua_multi(lua)
+            }
+            Addr::Unix(path) => (libc::AF_UNIX, path.clone()).into_lua_multi(lua),
+            Addr::Unknown => (libc::AF_UNSPEC,).into_lua_multi(lua),
+        }
+    }
+}
+
+impl From<tokio::net::unix::SocketAddr> for Addr {
+    fn from(a: tokio::net::unix::SocketAddr) -> Self {
+        Addr::Unix(a.as_pathname().map(|p| p.display().to_string()).unwrap_or_default())
+    }
+}
+
+pub struct Conn {
+    pub id: u64,
+    pub server: bool,
+    /// 1.0, 1.1 or 2.
+    pub version: f64,
+    pub local: Addr,
+    pub peer: Addr,
+    /// Set to true to ask the connection's task to finish (gracefully) and close.
+    pub shutdown: watch::Sender<bool>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Conn {
+    pub fn new(server: bool, version: f64, local: Addr, peer: Addr) -> Conn {
+        Conn {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            server,
+            version,
+            local,
+            peer,
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    pub fn close(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// `checktls()`: the TLS object, or nil and a message for a plain connection.
+    pub fn checktls(&self, lua: &Lua) -> mlua::Result<MultiValue> {
+        (Value::Nil, "connection is not using TLS").into_lua_multi(lua)
+    }
+}

@@ -1,0 +1,611 @@
+//! http.server's core: the listening socket, the accept loop and the per-connection protocol
+//! tasks on the I/O runtime. Each request becomes a `Stream` in the server's queue; Lua takes
+//! them in batches (lua/http/server.lua) and runs `onstream` for each.
+
+use crate::connection_common::{Addr, Conn};
+use crate::headers::Headers;
+use crate::runtime::{self, Notifier};
+use crate::stream_common::{headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
+use bytes::Bytes;
+use mlua::{Lua, Table, Value};
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{oneshot, watch, Semaphore};
+
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The options of `http.server.new/listen` that the protocol tasks use.
+struct Config {
+    tls: Option<bool>,
+    version: Option<f64>,
+    setup_timeout: Duration,
+    intra_stream_timeout: Option<Duration>,
+    max_body: Option<u64>,
+    max_header_lines: usize,
+}
+
+/// Requests waiting for Lua, and the notifier that wakes it.
+struct Queue {
+    items: Mutex<Vec<Stream>>,
+    notifier: Arc<Notifier>,
+}
+
+impl Queue {
+    fn push(&self, s: Stream) {
+        self.items.lock().unwrap().push(s);
+        self.notifier.notify();
+    }
+}
+
+enum Bind {
+    Tcp { host: String, port: u16, v6only: bool, reuseaddr: bool, reuseport: bool },
+    Unix { path: String, mode: Option<u32>, mask: bool, unlink: bool },
+    Fd(i32),
+}
+
+enum Listener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+pub struct Server {
+    cfg: Arc<Config>,
+    bind: Option<Bind>,
+    listener: Option<Listener>,
+    local: Addr,
+    queue: Arc<Queue>,
+    max_concurrent: Option<usize>,
+    paused: watch::Sender<bool>,
+    closed: watch::Sender<bool>,
+    started: bool,
+    live: Arc<()>,
+}
+
+fn io_fail(lua: &Lua, e: std::io::Error) -> mlua::Result<mlua::MultiValue> {
+    runtime::fail_msg(e.to_string(), e.raw_os_error().unwrap_or(libc::EIO))(lua)
+}
+
+impl Server {
+    fn new(lua: &Lua, o: &Table) -> mlua::Result<Server> {
+        let secs = |k: &str| -> mlua::Result<Option<Duration>> {
+            Ok(o.get::<Option<f64>>(k)?.and_then(|t| runtime::timeout_arg(Some(t))))
+        };
+        let tls: Option<bool> = o.get("tls")?;
+        let bind = if let Some(fd) = o.get::<Option<Value>>("socket")?.filter(|v| !v.is_nil()) {
+            // A cqueues socket (or anything with :pollfd()): adopt a duplicate of its fd.
+            let pollfd: mlua::Function = match &fd {
+                Value::Table(t) => t.get("pollfd")?,
+                Value::UserData(u) => mlua::ObjectLike::get(u, "pollfd")?,
+                _ => return runtime::error("'socket' must be a socket object"),
+            };
+            let fd: i32 = pollfd.call(&fd)?;
+            let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+            if dup < 0 {
+                return runtime::error(format!("cannot adopt socket: {}", std::io::Error::last_os_error()));
+            }
+            Bind::Fd(dup)
+        } else if let Some(path) = o.get::<Option<String>>("path")? {
+            let mode = match o.get::<Value>("mode")? {
+                Value::String(s) => Some(
+                    u32::from_str_radix(&s.to_str()?, 8)
+                        .map_err(|_| mlua::Error::RuntimeError("invalid mode".into()))?,
+                ),
+                Value::Integer(n) => Some(n as u32),
+                Value::Number(n) => Some(n as u32),
+                _ => None,
+            };
+            Bind::Unix {
+                path,
+                mode,
+                mask: o.get::<Option<bool>>("mask")?.unwrap_or(false),
+                unlink: o.get::<Option<bool>>("unlink")?.unwrap_or(false),
+            }
+        } else {
+            let host: String = match o.get::<Option<String>>("host")? {
+                Some(h) => h,
+                None => return runtime::error("'host' or 'path' required"),
+            };
+            let port = match o.get::<Option<i64>>("port")? {
+                Some(p) if (0..=65535).contains(&p) => p as u16,
+                Some(_) => return runtime::error("invalid port"),
+                None => match tls {
+                    Some(true) => 443,
+                    Some(false) => 80,
+                    None => return runtime::error("'port' required when 'tls' is nil"),
+                },
+            };
+            Bind::Tcp {
+                host,
+                port,
+                v6only: o.get::<Option<bool>>("v6only")?.unwrap_or(false),
+                reuseaddr: o.get::<Option<bool>>("reuseaddr")?.unwrap_or(true),
+                reuseport: o.get::<Option<bool>>("reuseport")?.unwrap_or(false),
+            }
+        };
+        let version: Option<f64> = o.get("version")?;
+        if let Some(v) = version {
+            if ![1.0, 1.1, 2.0].contains(&v) {
+                return runtime::error("version must be 1.0, 1.1 or 2");
+            }
+        }
+        let max_concurrent = match o.get::<Option<f64>>("max_concurrent")? {
+            Some(n) if n.is_finite() && n >= 1.0 => Some(n as usize),
+            Some(n) if n.is_infinite() => None,
+            Some(_) => return runtime::error("max_concurrent must be a positive number"),
+            None => None,
+        };
+        let cfg = Config {
+            tls,
+            version,
+            setup_timeout: secs("connection_setup_timeout")?.unwrap_or(Duration::from_secs(10)),
+            intra_stream_timeout: secs("intra_stream_timeout")?,
+            max_body: o.get::<Option<f64>>("max_body_size")?.filter(|n| n.is_finite()).map(|n| n as u64),
+            max_header_lines: o.get::<Option<usize>>("max_header_lines")?.unwrap_or(100),
+        };
+        Ok(Server {
+            cfg: Arc::new(cfg),
+            bind: Some(bind),
+            listener: None,
+            local: Addr::Unknown,
+            queue: Arc::new(Queue { items: Mutex::new(Vec::new()), notifier: Notifier::new(lua) }),
+            max_concurrent,
+            paused: watch::channel(false).0,
+            closed: watch::channel(false).0,
+            started: false,
+            live: Arc::new(()),
+        })
+    }
+
+    /// Create and bind the socket (once).
+    fn bind(&mut self) -> std::io::Result<()> {
+        let Some(bind) = self.bind.take() else { return Ok(()) };
+        let listener = match bind {
+            Bind::Tcp { host, port, v6only, reuseaddr, reuseport } => {
+                use std::net::ToSocketAddrs;
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "host not found")
+                })?;
+                let domain = socket2::Domain::for_address(addr);
+                let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+                sock.set_reuse_address(reuseaddr)?;
+                if reuseport {
+                    sock.set_reuse_port(true)?;
+                }
+                if addr.is_ipv6() {
+                    sock.set_only_v6(v6only)?;
+                }
+                sock.bind(&addr.into())?;
+                sock.listen(1024)?;
+                sock.set_nonblocking(true)?;
+                let l: std::net::TcpListener = sock.into();
+                self.local = Addr::Inet(l.local_addr()?);
+                Listener::Tcp(l)
+            }
+            Bind::Unix { path, mode, mask, unlink } => {
+                if unlink {
+                    let _ = std::fs::remove_file(&path);
+                }
+                let old = mask.then(|| unsafe { libc::umask(0o177) });
+                let l = std::os::unix::net::UnixListener::bind(&path);
+                if let Some(old) = old {
+                    unsafe { libc::umask(old) };
+                }
+                let l = l?;
+                if let Some(mode) = mode {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+                }
+                l.set_nonblocking(true)?;
+                self.local = Addr::Unix(path);
+                Listener::Unix(l)
+            }
+            Bind::Fd(fd) => {
+                use std::os::fd::FromRawFd;
+                let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+                sock.set_nonblocking(true)?;
+                match sock.local_addr()?.as_socket() {
+                    Some(a) => {
+                        self.local = Addr::Inet(a);
+                        Listener::Tcp(sock.into())
+                    }
+                    None => {
+                        let l: std::os::unix::net::UnixListener = sock.into();
+                        self.local = l.local_addr().map(|a| Addr::Unix(
+                            a.as_pathname().map(|p| p.display().to_string()).unwrap_or_default(),
+                        ))?;
+                        Listener::Unix(l)
+                    }
+                }
+            }
+        };
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    /// Bind if needed and start accepting.
+    fn start(&mut self, lua: &Lua) -> std::io::Result<()> {
+        self.bind()?;
+        if self.started || *self.closed.borrow() {
+            return Ok(());
+        }
+        let Some(listener) = self.listener.take() else { return Ok(()) };
+        let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let _guard = h.enter();
+        let listener = match listener {
+            Listener::Tcp(l) => Accept::Tcp(TcpListener::from_std(l)?),
+            Listener::Unix(l) => Accept::Unix(UnixListener::from_std(l)?),
+        };
+        let ctx = Ctx {
+            cfg: self.cfg.clone(),
+            queue: self.queue.clone(),
+            local: self.local.clone(),
+            closed: self.closed.subscribe(),
+            live: self.live.clone(),
+        };
+        let sem = self.max_concurrent.map(|n| Arc::new(Semaphore::new(n)));
+        h.spawn(accept_loop(listener, ctx, self.paused.subscribe(), sem));
+        self.started = true;
+        Ok(())
+    }
+}
+
+enum Accept {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// What every connection task needs from its server.
+#[derive(Clone)]
+struct Ctx {
+    cfg: Arc<Config>,
+    queue: Arc<Queue>,
+    local: Addr,
+    closed: watch::Receiver<bool>,
+    /// One clone per live connection: `strong_count - 1` is how many are open.
+    live: Arc<()>,
+}
+
+async fn accept_loop(listener: Accept, ctx: Ctx, mut paused: watch::Receiver<bool>, sem: Option<Arc<Semaphore>>) {
+    let mut closed = ctx.closed.clone();
+    loop {
+        while *paused.borrow_and_update() {
+            tokio::select! {
+                r = paused.changed() => if r.is_err() { return },
+                _ = closed.changed() => return,
+            }
+        }
+        // At max_concurrent, stop accepting: further clients wait in the backlog.
+        let permit = match &sem {
+            Some(s) => match s.clone().acquire_owned().await {
+                Ok(p) => Some(p),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let accepted = tokio::select! {
+            r = accept(&listener) => r,
+            _ = paused.changed() => continue,
+            _ = closed.changed() => return,
+        };
+        match accepted {
+            Ok(conn) => {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    match conn {
+                        (Io::Tcp(s), peer) => {
+                            let _ = s.set_nodelay(true);
+                            serve(s, peer, ctx).await
+                        }
+                        (Io::Unix(s), peer) => serve(s, peer, ctx).await,
+                    }
+                    drop(permit);
+                });
+            }
+            // Out of file descriptors and the like: back off instead of spinning.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+enum Io {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+async fn accept(l: &Accept) -> std::io::Result<(Io, Addr)> {
+    match l {
+        Accept::Tcp(l) => l.accept().await.map(|(s, a)| (Io::Tcp(s), Addr::Inet(a))),
+        Accept::Unix(l) => l.accept().await.map(|(s, a)| (Io::Unix(s), a.into())),
+    }
+}
+
+/// An I/O object with some bytes already read from it in front.
+struct Prefixed<IO> {
+    prefix: Bytes,
+    io: IO,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Prefixed<IO> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Prefixed<IO> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Read the first bytes: enough to tell TLS, an HTTP/2 preface, or HTTP/1.
+async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(H2_PREFACE.len());
+    loop {
+        let mut chunk = [0u8; 24];
+        let want = H2_PREFACE.len() - buf.len();
+        let n = io.read(&mut chunk[..want]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let decided = buf[0] == 0x16 || buf.len() >= H2_PREFACE.len() || !H2_PREFACE.starts_with(&buf);
+        if decided {
+            return Ok(buf);
+        }
+    }
+}
+
+async fn serve<IO>(mut io: IO, peer: Addr, ctx: Ctx)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let first = match tokio::time::timeout(ctx.cfg.setup_timeout, sniff(&mut io)).await {
+        Ok(Ok(b)) => b,
+        _ => return,
+    };
+    if first[0] == 0x16 {
+        // TLS arrives with the http.tls module.
+        return;
+    }
+    if ctx.cfg.tls == Some(true) {
+        return;
+    }
+    let h2 = first.starts_with(H2_PREFACE);
+    let io = Prefixed { prefix: Bytes::from(first), io };
+    match (h2, ctx.cfg.version) {
+        (true, None | Some(2.0)) => serve_h2(io, peer, ctx).await,
+        (false, None | Some(1.0) | Some(1.1)) => serve_h1(io, peer, ctx).await,
+        _ => {}
+    }
+}
+
+/// The request head as lua-http's headers: pseudo-headers first, then the fields in order.
+fn request_headers(parts: &http::request::Parts, scheme: &str) -> Headers {
+    let mut h = Headers::new();
+    let _ = h.push(b":method", parts.method.as_str().as_bytes(), None);
+    if parts.method == http::Method::CONNECT {
+        if let Some(a) = parts.uri.authority() {
+            let _ = h.push(b":authority", a.as_str().as_bytes(), None);
+        }
+    } else {
+        let _ = h.push(b":scheme", scheme.as_bytes(), None);
+        let authority = parts.uri.authority().map(|a| a.as_str().as_bytes()).or_else(|| {
+            parts.headers.get(http::header::HOST).map(|v| v.as_bytes())
+        });
+        if let Some(a) = authority {
+            let _ = h.push(b":authority", a, None);
+        }
+        let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let _ = h.push(b":path", path.as_bytes(), None);
+    }
+    headers_from_map(&mut h, &parts.headers);
+    h
+}
+
+fn too_large(parts: &http::request::Parts, max: Option<u64>) -> bool {
+    let Some(max) = max else { return false };
+    parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > max)
+}
+
+async fn serve_h1<IO>(io: IO, peer: Addr, ctx: Ctx)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let version = if ctx.cfg.version == Some(1.0) { 1.0 } else { 1.1 };
+    let conn = Arc::new(Conn::new(true, version, ctx.local.clone(), peer));
+    let _live = ctx.live.clone();
+    let svc_conn = conn.clone();
+    let queue = ctx.queue.clone();
+    let cfg = ctx.cfg.clone();
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let (parts, body) = req.into_parts();
+        let (tx, rx) = oneshot::channel();
+        if too_large(&parts, cfg.max_body) {
+            return futures_ready(plain_response(http::StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        let head = request_headers(&parts, "http");
+        let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
+        queue.push(Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body));
+        let answer: Answer = Box::pin(async move {
+            Ok(rx.await.unwrap_or_else(|_| plain_response(http::StatusCode::SERVICE_UNAVAILABLE)))
+        });
+        answer
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_headers(ctx.cfg.max_header_lines)
+        .header_read_timeout(ctx.cfg.intra_stream_timeout.unwrap_or(ctx.cfg.setup_timeout))
+        .keep_alive(true);
+    let served = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service).with_upgrades();
+    tokio::pin!(served);
+    let mut closed = ctx.closed.clone();
+    let mut shutdown = conn.shutdown.subscribe();
+    tokio::select! {
+        _ = served.as_mut() => return,
+        _ = closed.changed() => {},
+        _ = shutdown.changed() => {},
+    }
+    served.as_mut().graceful_shutdown();
+    let _ = served.await;
+}
+
+type Answer = Pin<Box<dyn std::future::Future<Output = Result<http::Response<OutBody>, Infallible>> + Send>>;
+
+fn futures_ready(resp: http::Response<OutBody>) -> Answer {
+    Box::pin(std::future::ready(Ok(resp)))
+}
+
+async fn serve_h2<IO>(io: IO, peer: Addr, ctx: Ctx)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Arc::new(Conn::new(true, 2.0, ctx.local.clone(), peer));
+    let _live = ctx.live.clone();
+    let mut h2 = match h2::server::Builder::new()
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20)
+        .max_concurrent_streams(256)
+        .handshake::<_, Bytes>(io)
+        .await
+    {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    let mut closed = ctx.closed.clone();
+    let mut shutdown = conn.shutdown.subscribe();
+    let idle = ctx.cfg.intra_stream_timeout;
+    loop {
+        let next = async {
+            match idle {
+                Some(d) => tokio::time::timeout(d, h2.accept()).await.ok(),
+                None => Some(h2.accept().await),
+            }
+        };
+        let accepted = tokio::select! {
+            r = next => r,
+            _ = closed.changed() => { h2.graceful_shutdown(); None }
+            _ = shutdown.changed() => { h2.graceful_shutdown(); None }
+        };
+        match accepted {
+            Some(Some(Ok((req, mut respond)))) => {
+                let (parts, body) = req.into_parts();
+                if too_large(&parts, ctx.cfg.max_body) {
+                    let resp = http::Response::builder().status(413).body(()).expect("valid response");
+                    let _ = respond.send_response(resp, true);
+                    continue;
+                }
+                let head = request_headers(&parts, "http");
+                let source = (!body.is_end_stream()).then_some(BodySource::H2(body));
+                ctx.queue.push(Stream::server(conn.clone(), head, source, Head::H2(respond), ctx.cfg.max_body));
+            }
+            Some(Some(Err(_))) | Some(None) => break,
+            None => {
+                // Idle or shutting down: let streams in flight finish, then close.
+                h2.graceful_shutdown();
+                let _ = std::future::poll_fn(|cx| h2.poll_closed(cx)).await;
+                break;
+            }
+        }
+    }
+}
+
+pub fn open(lua: &Lua) -> mlua::Result<Table> {
+    use runtime::{function, method};
+    let m = lua.create_table()?;
+    m.set(
+        "listen",
+        method(lua, "listen", |lua, s: &mut Server, ()| match s.start(lua) {
+            Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
+            Err(e) => io_fail(lua, e),
+        })?,
+    )?;
+    m.set(
+        "localname",
+        method(lua, "localname", |lua, s: &mut Server, ()| match s.bind() {
+            Ok(()) => s.local.push(lua),
+            Err(e) => io_fail(lua, e),
+        })?,
+    )?;
+    m.set(
+        "pause",
+        method(lua, "pause", |_, s: &mut Server, ()| {
+            s.paused.send_replace(true);
+            Ok(true)
+        })?,
+    )?;
+    m.set(
+        "resume",
+        method(lua, "resume", |_, s: &mut Server, ()| {
+            s.paused.send_replace(false);
+            Ok(true)
+        })?,
+    )?;
+    m.set(
+        "close",
+        method(lua, "close", |_, s: &mut Server, ()| {
+            s.closed.send_replace(true);
+            s.listener = None;
+            s.bind = None;
+            if let Addr::Unix(path) = &s.local {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(true)
+        })?,
+    )?;
+    m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;
+    m.set("paused", method(lua, "paused", |_, s: &mut Server, ()| Ok(*s.paused.borrow()))?)?;
+    // Open connections (the server's own handle is not one).
+    m.set("connections", method(lua, "connections", |_, s: &mut Server, ()| Ok(Arc::strong_count(&s.live) - 1))?)?;
+    m.set("notifier", method(lua, "notifier", |_, s: &mut Server, ()| Ok(s.queue.notifier.id()))?)?;
+    // take(tbl): move waiting requests into tbl[1..n] as stream userdata; returns n.
+    m.set(
+        "take",
+        method(lua, "take", |lua, s: &mut Server, tbl: Table| {
+            s.queue.notifier.rearm();
+            let items = std::mem::take(&mut *s.queue.items.lock().unwrap());
+            let n = items.len();
+            for (i, stream) in items.into_iter().enumerate() {
+                tbl.raw_set(i + 1, lua.create_any_userdata(stream)?)?;
+            }
+            Ok(n)
+        })?,
+    )?;
+    runtime::register_type::<Server>(lua, &m, |_| {})?;
+    let t = lua.create_table()?;
+    t.set("new", function(lua, "new", |lua, o: Table| lua.create_any_userdata(Server::new(lua, &o)?))?)?;
+    t.set("methods", m)?;
+    Ok(t)
+}

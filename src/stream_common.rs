@@ -1,0 +1,648 @@
+//! The stream interface shared by HTTP/1 and HTTP/2 (lua-http's stream_common): one request and
+//! its response. The protocol tasks (hyper for HTTP/1, h2 for HTTP/2) run on the I/O runtime;
+//! a stream talks to them through channels, so reading data that has arrived and writing data
+//! that fits the channel complete at once, without suspending the Lua coroutine.
+
+use crate::connection_common::Conn;
+use crate::headers::{self, Headers};
+use crate::runtime::{self, fail, fail_msg, ok, Outcome};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use mlua::{Lua, MultiValue, Value};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot};
+
+/// Chunks buffered between a protocol task and the Lua side, each way.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// A failure as lua-http reports it: `nil, message, errno`.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub msg: String,
+    pub errno: i32,
+}
+
+impl Failure {
+    pub fn new(msg: impl Into<String>, errno: i32) -> Failure {
+        Failure { msg: msg.into(), errno }
+    }
+    fn outcome(self) -> Outcome {
+        fail_msg(self.msg, self.errno)
+    }
+}
+
+/// Incoming body events, produced by a pump task.
+pub enum InEvent {
+    Data(Bytes),
+    Trailers(HeaderMap),
+}
+
+/// Where a request (or response) body comes from, until the first read starts pumping it.
+pub enum BodySource {
+    Hyper(hyper::body::Incoming),
+    H2(h2::RecvStream),
+}
+
+/// What goes out on a stream after its headers.
+pub enum OutFrame {
+    Data(Bytes, bool),
+    Trailers(HeaderMap),
+    /// The writer gave up mid-body: the peer must not take a truncated body as complete.
+    Abort,
+}
+
+/// A hyper body fed by the stream's outgoing channel.
+pub struct OutBody {
+    rx: Option<mpsc::Receiver<OutFrame>>,
+}
+
+impl OutBody {
+    pub fn empty() -> OutBody {
+        OutBody { rx: None }
+    }
+}
+
+impl http_body::Body for OutBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let Some(rx) = self.rx.as_mut() else { return Poll::Ready(None) };
+        let frame = match std::task::ready!(rx.poll_recv(cx)) {
+            Some(OutFrame::Data(b, end)) => {
+                if end {
+                    self.rx = None;
+                }
+                Ok(http_body::Frame::data(b))
+            }
+            Some(OutFrame::Trailers(t)) => {
+                self.rx = None;
+                Ok(http_body::Frame::trailers(t))
+            }
+            Some(OutFrame::Abort) => {
+                self.rx = None;
+                Err("response abandoned by the handler".into())
+            }
+            None => {
+                self.rx = None;
+                return Poll::Ready(None);
+            }
+        };
+        Poll::Ready(Some(frame))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rx.is_none()
+    }
+}
+
+/// Where the response head goes.
+pub enum Head {
+    H1(oneshot::Sender<http::Response<OutBody>>),
+    H2(h2::server::SendResponse<Bytes>),
+    Sent,
+}
+
+/// State the Lua thread and finished operations both touch.
+#[derive(Default)]
+struct Input {
+    /// Header blocks received and not yet returned by get_headers (trailers come here too).
+    heads: VecDeque<Headers>,
+    /// Body data received (or ungot) and not yet returned.
+    buffered: VecDeque<Bytes>,
+    /// The body ended (or failed); nothing more will arrive.
+    done: bool,
+    error: Option<Failure>,
+}
+
+pub struct Stream {
+    pub conn: Arc<Conn>,
+    input: Arc<Mutex<Input>>,
+    source: Option<BodySource>,
+    rx: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Result<InEvent, Failure>>>>>,
+    head: Head,
+    body: Option<mpsc::Sender<OutFrame>>,
+    /// The response ended (or was abandoned).
+    ended: bool,
+    /// Largest request body accepted (413 past it).
+    max_body: Option<u64>,
+}
+
+pub fn headers_from_map(h: &mut Headers, map: &HeaderMap) {
+    for (name, value) in map {
+        // Name and value come from a parsed message: well within the list's limits.
+        let _ = h.push(name.as_str().as_bytes(), value.as_bytes(), None);
+    }
+}
+
+/// Split a headers object into a status and a header map, as a response head.
+fn response_parts(h: &Headers) -> Result<(StatusCode, HeaderMap), String> {
+    let mut status = None;
+    let mut map = HeaderMap::with_capacity(h.len());
+    for (name, value, _) in h.iter() {
+        if name.first() == Some(&b':') {
+            if name == b":status" {
+                status = Some(
+                    std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|s| s.parse::<u16>().ok())
+                        .and_then(|n| StatusCode::from_u16(n).ok())
+                        .ok_or_else(|| format!("invalid :status '{}'", String::from_utf8_lossy(value)))?,
+                );
+            }
+            continue;
+        }
+        let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid header name '{}'", String::from_utf8_lossy(name)))?;
+        let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{}'", n))?;
+        map.append(n, v);
+    }
+    Ok((status.ok_or("response headers have no :status")?, map))
+}
+
+/// Trailers: plain fields only.
+fn trailer_map(h: &Headers) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value, _) in h.iter() {
+        let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid trailer name '{}'", String::from_utf8_lossy(name)))?;
+        let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for trailer '{}'", n))?;
+        map.append(n, v);
+    }
+    Ok(map)
+}
+
+async fn pump(source: BodySource, tx: mpsc::Sender<Result<InEvent, Failure>>, max: Option<u64>) {
+    let mut total: u64 = 0;
+    let mut over = |n: usize| {
+        total += n as u64;
+        max.is_some_and(|m| total > m)
+    };
+    let too_large = || Failure::new("request body too large", libc::EMSGSIZE);
+    match source {
+        BodySource::Hyper(mut body) => loop {
+            let frame = std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await;
+            let item = match frame {
+                None => return,
+                Some(Ok(f)) => match f.into_data() {
+                    Ok(d) if over(d.len()) => Err(too_large()),
+                    Ok(d) => Ok(InEvent::Data(d)),
+                    Err(f) => match f.into_trailers() {
+                        Ok(t) => Ok(InEvent::Trailers(t)),
+                        Err(_) => continue,
+                    },
+                },
+                Some(Err(e)) => Err(Failure::new(e.to_string(), libc::ECONNRESET)),
+            };
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        },
+        BodySource::H2(mut body) => {
+            while let Some(r) = body.data().await {
+                let item = match r {
+                    Ok(d) if over(d.len()) => Err(too_large()),
+                    Ok(d) => {
+                        let _ = body.flow_control().release_capacity(d.len());
+                        Ok(InEvent::Data(d))
+                    }
+                    Err(e) => Err(Failure::new(e.to_string(), libc::ECONNRESET)),
+                };
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+            match body.trailers().await {
+                Ok(Some(t)) => {
+                    let _ = tx.send(Ok(InEvent::Trailers(t))).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(Failure::new(e.to_string(), libc::ECONNRESET))).await;
+                }
+            }
+        }
+    }
+}
+
+/// Send `frame` from an HTTP/2 stream's outgoing channel, waiting for flow-control capacity.
+/// Ok(true): the stream goes on.
+async fn h2_send(send: &mut h2::SendStream<Bytes>, frame: OutFrame) -> Result<bool, h2::Error> {
+    match frame {
+        OutFrame::Data(mut data, end) => {
+            if data.is_empty() && end {
+                send.send_data(Bytes::new(), true)?;
+            }
+            while !data.is_empty() {
+                send.reserve_capacity(data.len());
+                let n = match std::future::poll_fn(|cx| send.poll_capacity(cx)).await {
+                    Some(n) => n?,
+                    None => return Ok(false),
+                };
+                if n > 0 {
+                    let chunk = data.split_to(n.min(data.len()));
+                    send.send_data(chunk, end && data.is_empty())?;
+                }
+            }
+            Ok(!end)
+        }
+        OutFrame::Trailers(t) => {
+            send.send_trailers(t)?;
+            Ok(false)
+        }
+        OutFrame::Abort => {
+            send.send_reset(h2::Reason::INTERNAL_ERROR);
+            Ok(false)
+        }
+    }
+}
+
+/// Drain an HTTP/2 stream's outgoing channel into the h2 connection.
+async fn h2_writer(mut send: h2::SendStream<Bytes>, mut rx: mpsc::Receiver<OutFrame>) {
+    while let Some(frame) = rx.recv().await {
+        match h2_send(&mut send, frame).await {
+            Ok(true) => {}
+            _ => return,
+        }
+    }
+    // The Lua side dropped the stream without ending the body.
+    send.send_reset(h2::Reason::CANCEL);
+}
+
+impl Stream {
+    /// A server stream for a request that arrived with headers `head`.
+    pub fn server(conn: Arc<Conn>, head: Headers, source: Option<BodySource>, out: Head, max_body: Option<u64>) -> Stream {
+        let input = Input { heads: VecDeque::from([head]), done: source.is_none(), ..Default::default() };
+        Stream {
+            conn,
+            input: Arc::new(Mutex::new(input)),
+            source,
+            rx: None,
+            head: out,
+            body: None,
+            ended: false,
+            max_body,
+        }
+    }
+
+    fn start_pump(&mut self, lua: &Lua) -> mlua::Result<()> {
+        if let Some(source) = self.source.take() {
+            let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body));
+            self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
+        }
+        Ok(())
+    }
+
+    /// Take one received event into `input`; true when something new is there.
+    fn absorb(input: &Mutex<Input>, ev: Option<Result<InEvent, Failure>>) {
+        let mut i = input.lock().unwrap();
+        match ev {
+            Some(Ok(InEvent::Data(d))) => {
+                if !d.is_empty() {
+                    i.buffered.push_back(d)
+                }
+            }
+            Some(Ok(InEvent::Trailers(t))) => {
+                let mut h = Headers::new();
+                headers_from_map(&mut h, &t);
+                i.heads.push_back(h);
+                i.done = true;
+            }
+            Some(Err(f)) => {
+                i.error = Some(f);
+                i.done = true;
+            }
+            None => i.done = true,
+        }
+    }
+
+    /// Move whatever already arrived into `input` without waiting; false if the caller must
+    /// wait for more.
+    fn poll_input(&mut self, lua: &Lua) -> mlua::Result<bool> {
+        self.start_pump(lua)?;
+        let Some(rx) = &self.rx else { return Ok(true) };
+        let Ok(mut rx) = rx.try_lock() else { return Ok(false) };
+        loop {
+            match rx.try_recv() {
+                Ok(ev) => Self::absorb(&self.input, Some(ev)),
+                Err(mpsc::error::TryRecvError::Empty) => return Ok(false),
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    Self::absorb(&self.input, None);
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    /// An operation that waits until `ready(input)` (or the body's end), absorbing what
+    /// arrives, then answers with `then` on the Lua thread.
+    fn wait_input(
+        &self,
+        lua: &Lua,
+        timeout: Option<f64>,
+        ready: fn(&Input) -> bool,
+        then: fn(&Lua, &Mutex<Input>) -> Option<mlua::Result<MultiValue>>,
+    ) -> mlua::Result<MultiValue> {
+        let rx = self.rx.clone().expect("pump started");
+        let input = self.input.clone();
+        runtime::start(lua, runtime::timeout_arg(timeout), async move {
+            let mut rx = rx.lock().await;
+            loop {
+                let ev = rx.recv().await;
+                let end = ev.is_none();
+                Stream::absorb(&input, ev);
+                if end || ready(&input.lock().unwrap()) {
+                    break;
+                }
+            }
+            let outcome: Outcome = Box::new(move |lua: &Lua| {
+                then(lua, &input).unwrap_or_else(|| fail(libc::EPIPE)(lua))
+            });
+            outcome
+        })
+    }
+
+    /// get_headers: the next header block (the request head, then trailers).
+    pub fn get_headers(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        fn take(lua: &Lua, input: &Mutex<Input>) -> Option<mlua::Result<MultiValue>> {
+            let mut i = input.lock().unwrap();
+            if let Some(h) = i.heads.pop_front() {
+                drop(i);
+                return Some(headers::into_lua(lua, h).and_then(|ud| Ok(MultiValue::from_vec(vec![Value::UserData(ud)]))));
+            }
+            if i.done {
+                let f = i.error.clone().unwrap_or_else(|| Failure::new("no more headers", libc::EPIPE));
+                drop(i);
+                return Some(f.outcome()(lua));
+            }
+            None
+        }
+        if let Some(r) = take(lua, &self.input) {
+            return r;
+        }
+        // Trailers come after the body: keep the body for later reads while waiting for them.
+        let done = self.poll_input(lua)?;
+        if let Some(r) = take(lua, &self.input) {
+            return r;
+        }
+        if done {
+            return fail(libc::EPIPE)(lua);
+        }
+        self.wait_input(lua, timeout, |i| !i.heads.is_empty() || i.done, take)
+    }
+
+    /// get_next_chunk: the next piece of body; nil at its end.
+    pub fn get_next_chunk(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        fn take(lua: &Lua, input: &Mutex<Input>) -> Option<mlua::Result<MultiValue>> {
+            let mut i = input.lock().unwrap();
+            if let Some(d) = i.buffered.pop_front() {
+                drop(i);
+                return Some(lua.create_string(&d).map(|s| MultiValue::from_vec(vec![Value::String(s)])));
+            }
+            if i.done {
+                return Some(match i.error.take() {
+                    Some(f) => f.outcome()(lua),
+                    None => Ok(MultiValue::from_vec(vec![Value::Nil])),
+                });
+            }
+            None
+        }
+        if let Some(r) = take(lua, &self.input) {
+            return r;
+        }
+        self.poll_input(lua)?;
+        if let Some(r) = take(lua, &self.input) {
+            return r;
+        }
+        self.wait_input(lua, timeout, |i| !i.buffered.is_empty() || i.done, take)
+    }
+
+    /// unget: put data back in front of the body.
+    pub fn unget(&mut self, data: &[u8]) {
+        self.input.lock().unwrap().buffered.push_front(Bytes::copy_from_slice(data));
+    }
+
+    /// write_continue: let the client send its body (HTTP/1: hyper answers 100 Continue when the
+    /// body is first read).
+    pub fn write_continue(&mut self, lua: &Lua) -> mlua::Result<MultiValue> {
+        match &mut self.head {
+            Head::H2(respond) => {
+                let resp = http::Response::builder().status(100).body(()).expect("valid 100 response");
+                if let Err(e) = respond.send_informational(resp) {
+                    return fail_msg(e.to_string(), libc::EPIPE)(lua);
+                }
+            }
+            Head::H1(_) => {
+                self.start_pump(lua)?;
+            }
+            Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
+        }
+        ok(true)(lua)
+    }
+
+    /// write_headers: the response head, or trailers once the head is out.
+    pub fn write_headers(&mut self, lua: &Lua, headers: &Value, end: bool) -> mlua::Result<MultiValue> {
+        if self.ended {
+            return fail_msg("stream already ended", libc::EPIPE)(lua);
+        }
+        if let Head::Sent = self.head {
+            let map = headers::with_headers(lua, headers, |h| trailer_map(h))?;
+            let map = match map {
+                Ok(m) => m,
+                Err(e) => return runtime::error(e),
+            };
+            if !end {
+                return runtime::error("trailers must end the stream");
+            }
+            return self.send_frame(lua, OutFrame::Trailers(map), None);
+        }
+        let (status, map) = match headers::with_headers(lua, headers, |h| response_parts(h))? {
+            Ok(p) => p,
+            Err(e) => return runtime::error(e),
+        };
+        if status.is_informational() {
+            if status == StatusCode::CONTINUE {
+                return self.write_continue(lua);
+            }
+            if let Head::H2(respond) = &mut self.head {
+                let mut resp = http::Response::new(());
+                *resp.status_mut() = status;
+                *resp.headers_mut() = map;
+                return match respond.send_informational(resp) {
+                    Ok(()) => ok(true)(lua),
+                    Err(e) => fail_msg(e.to_string(), libc::EPIPE)(lua),
+                };
+            }
+            return fail_msg("HTTP/1 informational responses other than 100 are not supported", libc::ENOTSUP)(lua);
+        }
+        let (tx, rx) = if end { (None, None) } else {
+            let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+            (Some(tx), Some(rx))
+        };
+        let sent = match std::mem::replace(&mut self.head, Head::Sent) {
+            Head::H1(respond) => {
+                let mut resp = http::Response::new(OutBody { rx });
+                *resp.status_mut() = status;
+                *resp.headers_mut() = map;
+                respond.send(resp).is_ok()
+            }
+            Head::H2(mut respond) => {
+                let mut resp = http::Response::new(());
+                *resp.status_mut() = status;
+                *resp.headers_mut() = map;
+                match respond.send_response(resp, end) {
+                    Ok(send) => {
+                        if let Some(rx) = rx {
+                            runtime::handle(lua)?.spawn(h2_writer(send, rx));
+                        }
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+            Head::Sent => unreachable!("checked above"),
+        };
+        if !sent {
+            self.ended = true;
+            return fail_msg("connection closed", libc::EPIPE)(lua);
+        }
+        self.body = tx;
+        self.ended = end;
+        ok(true)(lua)
+    }
+
+    /// write_chunk: body data after the head; `end` finishes the response.
+    pub fn write_chunk(&mut self, lua: &Lua, data: &[u8], end: bool, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        if self.ended {
+            return fail_msg("stream already ended", libc::EPIPE)(lua);
+        }
+        if !matches!(self.head, Head::Sent) {
+            return runtime::error("write_chunk before write_headers");
+        }
+        self.send_frame(lua, OutFrame::Data(Bytes::copy_from_slice(data), end), timeout)
+    }
+
+    fn send_frame(&mut self, lua: &Lua, frame: OutFrame, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        let last = !matches!(frame, OutFrame::Data(_, false));
+        let Some(tx) = (if last { self.body.take() } else { self.body.clone() }) else {
+            return fail_msg("stream already ended", libc::EPIPE)(lua);
+        };
+        if last {
+            self.ended = true;
+        }
+        match tx.try_send(frame) {
+            Ok(()) => ok(true)(lua),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.ended = true;
+                self.body = None;
+                fail_msg("connection closed", libc::EPIPE)(lua)
+            }
+            Err(mpsc::error::TrySendError::Full(frame)) => runtime::start(lua, runtime::timeout_arg(timeout), async move {
+                match tx.send(frame).await {
+                    Ok(()) => ok(true),
+                    Err(_) => fail_msg("connection closed", libc::EPIPE),
+                }
+            }),
+        }
+    }
+
+    /// shutdown: finish what the handler left unfinished: no head yet → 503; a body not
+    /// ended → abort it so the peer sees a broken response rather than a short one.
+    pub fn shutdown(&mut self) {
+        match std::mem::replace(&mut self.head, Head::Sent) {
+            Head::H1(respond) => {
+                let mut resp = http::Response::new(OutBody::empty());
+                *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                let _ = respond.send(resp);
+            }
+            Head::H2(mut respond) => {
+                let mut resp = http::Response::new(());
+                *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                let _ = respond.send_response(resp, true);
+            }
+            Head::Sent => {
+                if let Some(tx) = self.body.take() {
+                    let _ = tx.try_send(OutFrame::Abort);
+                }
+            }
+        }
+        self.ended = true;
+        self.source = None;
+        self.rx = None;
+    }
+
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+}
+
+/// A hyper response with no body, for answers the server gives itself (413, 503 ...).
+pub fn plain_response(status: StatusCode) -> http::Response<OutBody> {
+    let mut resp = http::Response::new(OutBody::empty());
+    *resp.status_mut() = status;
+    resp
+}
+
+/// The Lua functions behind lua/http/stream_common.lua; the first argument is the stream
+/// userdata. Functions that may wait return lua-http's values or `nil, token`.
+pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
+    use runtime::method;
+    let m = lua.create_table()?;
+    m.set("get_headers", method(lua, "get_headers", |lua, s: &mut Stream, t: Option<f64>| s.get_headers(lua, t))?)?;
+    m.set("get_next_chunk", method(lua, "get_next_chunk", |lua, s: &mut Stream, t: Option<f64>| s.get_next_chunk(lua, t))?)?;
+    m.set(
+        "unget",
+        method(lua, "unget", |_, s: &mut Stream, data: mlua::LuaString| {
+            s.unget(&data.as_bytes());
+            Ok(true)
+        })?,
+    )?;
+    m.set("write_continue", method(lua, "write_continue", |lua, s: &mut Stream, ()| s.write_continue(lua))?)?;
+    m.set(
+        "write_headers",
+        method(lua, "write_headers", |lua, s: &mut Stream, (h, end): (Value, Option<bool>)| {
+            s.write_headers(lua, &h, end.unwrap_or(false))
+        })?,
+    )?;
+    m.set(
+        "write_chunk",
+        method(lua, "write_chunk", |lua, s: &mut Stream, (data, end, t): (mlua::LuaString, Option<bool>, Option<f64>)| {
+            s.write_chunk(lua, &data.as_bytes(), end.unwrap_or(false), t)
+        })?,
+    )?;
+    m.set(
+        "shutdown",
+        method(lua, "shutdown", |_, s: &mut Stream, ()| {
+            s.shutdown();
+            Ok(true)
+        })?,
+    )?;
+    m.set("ended", method(lua, "ended", |_, s: &mut Stream, ()| Ok(s.ended()))?)?;
+    m.set("connection_id", method(lua, "connection_id", |_, s: &mut Stream, ()| Ok(s.conn.id))?)?;
+    // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.
+    m.set(
+        "version",
+        method(lua, "version", |_, s: &mut Stream, ()| {
+            Ok(if s.conn.version == 2.0 { Value::Integer(2) } else { Value::Number(s.conn.version) })
+        })?,
+    )?;
+    m.set("localname", method(lua, "localname", |lua, s: &mut Stream, ()| s.conn.local.push(lua))?)?;
+    m.set("peername", method(lua, "peername", |lua, s: &mut Stream, ()| s.conn.peer.push(lua))?)?;
+    m.set("checktls", method(lua, "checktls", |lua, s: &mut Stream, ()| s.conn.checktls(lua))?)?;
+    m.set(
+        "close_connection",
+        method(lua, "close_connection", |_, s: &mut Stream, ()| {
+            s.conn.close();
+            Ok(true)
+        })?,
+    )?;
+    runtime::register_type::<Stream>(lua, &m, |_| {})?;
+    Ok(m)
+}
