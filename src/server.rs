@@ -29,15 +29,27 @@ struct Config {
     max_header_lines: usize,
 }
 
-/// Requests waiting for Lua, and the notifier that wakes it.
+/// Requests waiting for Lua, protocol errors for `onerror`, and the notifier that wakes Lua.
 struct Queue {
     items: Mutex<Vec<Stream>>,
+    errors: Mutex<Vec<String>>,
     notifier: Arc<Notifier>,
 }
 
 impl Queue {
     fn push(&self, s: Stream) {
         self.items.lock().unwrap().push(s);
+        self.notifier.notify();
+    }
+
+    /// A connection failed for a reason worth telling `onerror` (not a peer hanging up).
+    fn error(&self, peer: &Addr, e: &dyn std::fmt::Display) {
+        let who = match peer {
+            Addr::Inet(a) => a.to_string(),
+            Addr::Unix(p) => p.clone(),
+            Addr::Unknown => "unknown peer".into(),
+        };
+        self.errors.lock().unwrap().push(format!("{who}: {e}"));
         self.notifier.notify();
     }
 }
@@ -152,7 +164,11 @@ impl Server {
             bind: Some(bind),
             listener: None,
             local: Addr::Unknown,
-            queue: Arc::new(Queue { items: Mutex::new(Vec::new()), notifier: Notifier::new(lua) }),
+            queue: Arc::new(Queue {
+                items: Mutex::new(Vec::new()),
+                errors: Mutex::new(Vec::new()),
+                notifier: Notifier::new(lua),
+            }),
             max_concurrent,
             paused: watch::channel(false).0,
             closed: watch::channel(false).0,
@@ -453,7 +469,13 @@ where
         let (parts, body) = req.into_parts();
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
-            return futures_ready(plain_response(http::StatusCode::PAYLOAD_TOO_LARGE));
+            return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        // Both framings at once is how requests get smuggled past proxies: refuse.
+        if parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+            && parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        {
+            return futures_ready(closing_response(http::StatusCode::BAD_REQUEST));
         }
         let head = request_headers(&parts, "http");
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
@@ -473,13 +495,25 @@ where
     tokio::pin!(served);
     let mut closed = ctx.closed.clone();
     let mut shutdown = conn.shutdown.subscribe();
-    tokio::select! {
-        _ = served.as_mut() => return,
-        _ = closed.changed() => {},
-        _ = shutdown.changed() => {},
+    let result = tokio::select! {
+        r = served.as_mut() => r,
+        _ = closed.changed() => { served.as_mut().graceful_shutdown(); served.await }
+        _ = shutdown.changed() => { served.as_mut().graceful_shutdown(); served.await }
+    };
+    if let Err(e) = result {
+        // Malformed requests (answered 400/431/505 by hyper) and the like; not a client
+        // that simply went away.
+        if e.is_parse() || e.is_parse_status() || e.is_timeout() || e.is_parse_too_large() {
+            ctx.queue.error(&conn.peer, &e);
+        }
     }
-    served.as_mut().graceful_shutdown();
-    let _ = served.await;
+}
+
+/// A response the server gives itself, closing the connection after it.
+fn closing_response(status: http::StatusCode) -> http::Response<OutBody> {
+    let mut resp = plain_response(status);
+    resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    resp
 }
 
 type Answer = Pin<Box<dyn std::future::Future<Output = Result<http::Response<OutBody>, Infallible>> + Send>>;
@@ -589,6 +623,18 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     m.set("paused", method(lua, "paused", |_, s: &mut Server, ()| Ok(*s.paused.borrow()))?)?;
     // Open connections (the server's own handle is not one).
     m.set("connections", method(lua, "connections", |_, s: &mut Server, ()| Ok(Arc::strong_count(&s.live) - 1))?)?;
+    // take_errors(tbl): protocol errors since the last call into tbl[1..n]; returns n.
+    m.set(
+        "take_errors",
+        method(lua, "take_errors", |_, s: &mut Server, tbl: Table| {
+            let errors = std::mem::take(&mut *s.queue.errors.lock().unwrap());
+            let n = errors.len();
+            for (i, e) in errors.into_iter().enumerate() {
+                tbl.raw_set(i + 1, e)?;
+            }
+            Ok(n)
+        })?,
+    )?;
     m.set("notifier", method(lua, "notifier", |_, s: &mut Server, ()| Ok(s.queue.notifier.id()))?)?;
     // take(tbl): move waiting requests into tbl[1..n] as stream userdata; returns n.
     m.set(

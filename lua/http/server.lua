@@ -61,6 +61,11 @@ end
 -- The notifier fired: start a handler for every request that arrived.
 local function dispatch(self)
 	local batch = self._batch
+	-- Clients' protocol errors (answered 400/431/505 already) concern only a custom onerror.
+	for i = 1, self._ud:take_errors(batch) do
+		if self._onerror ~= default_onerror then report(self, self, "serve", batch[i]) end
+		batch[i] = nil
+	end
 	for i = 1, self._ud:take(batch) do
 		local ud = batch[i]
 		batch[i] = nil

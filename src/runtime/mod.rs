@@ -33,7 +33,10 @@ impl Drop for Bridge {
     }
 }
 
-const WORKERS: usize = 2;
+/// I/O worker threads; HTTP_CORE_WORKERS overrides.
+fn workers() -> usize {
+    std::env::var("HTTP_CORE_WORKERS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(2)
+}
 
 fn bridge(lua: &Lua) -> mlua::AppDataRef<'_, Bridge> {
     lua.app_data_ref::<Bridge>().expect("http.core bridge not initialised")
@@ -46,7 +49,7 @@ pub fn handle(lua: &Lua) -> mlua::Result<tokio::runtime::Handle> {
         return Ok(rt.handle().clone());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
+        .worker_threads(workers())
         .thread_name("http-core-io")
         .enable_all()
         .build()
