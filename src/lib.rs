@@ -6,6 +6,7 @@ mod runtime;
 mod bit;
 mod connection_common;
 mod cookie;
+mod h1_connection;
 mod h1_reason_phrases;
 mod h2_error;
 mod headers;

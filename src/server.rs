@@ -471,12 +471,6 @@ where
         if too_large(&parts, cfg.max_body) {
             return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));
         }
-        // Both framings at once is how requests get smuggled past proxies: refuse.
-        if parts.headers.contains_key(http::header::TRANSFER_ENCODING)
-            && parts.headers.contains_key(http::header::CONTENT_LENGTH)
-        {
-            return futures_ready(closing_response(http::StatusCode::BAD_REQUEST));
-        }
         let head = request_headers(&parts, "http");
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
         queue.push(Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body));
@@ -491,7 +485,7 @@ where
         .max_headers(ctx.cfg.max_header_lines)
         .header_read_timeout(ctx.cfg.intra_stream_timeout.unwrap_or(ctx.cfg.setup_timeout))
         .keep_alive(true);
-    let served = builder.serve_connection(hyper_util::rt::TokioIo::new(io), service).with_upgrades();
+    let served = builder.serve_connection(hyper_util::rt::TokioIo::new(crate::h1_connection::Guard::new(io)), service).with_upgrades();
     tokio::pin!(served);
     let mut closed = ctx.closed.clone();
     let mut shutdown = conn.shutdown.subscribe();
