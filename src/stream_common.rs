@@ -54,14 +54,15 @@ pub enum OutFrame {
     Abort,
 }
 
-/// A hyper body fed by the stream's outgoing channel.
+/// A hyper body: either all of it at once, or fed by the stream's outgoing channel.
 pub struct OutBody {
+    full: Option<Bytes>,
     rx: Option<mpsc::Receiver<OutFrame>>,
 }
 
 impl OutBody {
     pub fn empty() -> OutBody {
-        OutBody { rx: None }
+        OutBody { full: None, rx: None }
     }
 }
 
@@ -73,6 +74,9 @@ impl http_body::Body for OutBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if let Some(b) = self.full.take() {
+            return Poll::Ready(Some(Ok(http_body::Frame::data(b))));
+        }
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(None) };
         let frame = match std::task::ready!(rx.poll_recv(cx)) {
             Some(OutFrame::Data(b, end)) => {
@@ -98,7 +102,15 @@ impl http_body::Body for OutBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rx.is_none()
+        self.full.is_none() && self.rx.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match (&self.full, &self.rx) {
+            (Some(b), None) => http_body::SizeHint::with_exact(b.len() as u64),
+            (None, None) => http_body::SizeHint::with_exact(0),
+            _ => http_body::SizeHint::default(),
+        }
     }
 }
 
@@ -127,6 +139,8 @@ pub struct Stream {
     source: Option<BodySource>,
     rx: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<Result<InEvent, Failure>>>>>,
     head: Head,
+    /// A response head written but not sent yet (see `write_headers`).
+    deferred: Option<(StatusCode, HeaderMap)>,
     body: Option<mpsc::Sender<OutFrame>>,
     /// The response ended (or was abandoned).
     ended: bool,
@@ -285,6 +299,7 @@ impl Stream {
             source,
             rx: None,
             head: out,
+            deferred: None,
             body: None,
             ended: false,
             max_body,
@@ -448,11 +463,12 @@ impl Stream {
     }
 
     /// write_headers: the response head, or trailers once the head is out.
-    pub fn write_headers(&mut self, lua: &Lua, headers: &Value, end: bool) -> mlua::Result<MultiValue> {
-        if self.ended {
+    pub fn write_headers(&mut self, lua: &Lua, headers: &Value, end: bool, defer: bool) -> mlua::Result<MultiValue> {
+        if self.ended || self.deferred.is_some() && !end {
             return fail_msg("stream already ended", libc::EPIPE)(lua);
         }
-        if let Head::Sent = self.head {
+        if matches!(self.head, Head::Sent) || self.deferred.is_some() {
+            self.flush(lua)?;
             let map = headers::with_headers(lua, headers, |h| trailer_map(h))?;
             let map = match map {
                 Ok(m) => m,
@@ -482,13 +498,26 @@ impl Stream {
             }
             return fail_msg("HTTP/1 informational responses other than 100 are not supported", libc::ENOTSUP)(lua);
         }
+        if defer && !end {
+            // Hold the head back: if the whole body follows before the handler suspends, head
+            // and body go out together, with a Content-Length and one wake-up of the connection.
+            self.deferred = Some((status, map));
+            return ok(true)(lua);
+        }
+        self.send_head(lua, status, map, if end { Some(Bytes::new()) } else { None })
+    }
+
+    /// Send the response head; with `full`, that is the whole body and the response ends.
+    fn send_head(&mut self, lua: &Lua, status: StatusCode, map: HeaderMap, full: Option<Bytes>) -> mlua::Result<MultiValue> {
+        let end = full.is_some();
         let (tx, rx) = if end { (None, None) } else {
             let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
             (Some(tx), Some(rx))
         };
         let sent = match std::mem::replace(&mut self.head, Head::Sent) {
             Head::H1(respond) => {
-                let mut resp = http::Response::new(OutBody { rx });
+                let full = full.filter(|b| !b.is_empty());
+                let mut resp = http::Response::new(OutBody { full, rx });
                 *resp.status_mut() = status;
                 *resp.headers_mut() = map;
                 respond.send(resp).is_ok()
@@ -497,17 +526,22 @@ impl Stream {
                 let mut resp = http::Response::new(());
                 *resp.status_mut() = status;
                 *resp.headers_mut() = map;
-                match respond.send_response(resp, end) {
-                    Ok(send) => {
-                        if let Some(rx) = rx {
-                            runtime::handle(lua)?.spawn(h2_writer(send, rx));
+                let body = full.filter(|b| !b.is_empty());
+                match respond.send_response(resp, end && body.is_none()) {
+                    // h2 queues data beyond the peer's window and sends it as the window opens.
+                    Ok(mut send) => match body {
+                        Some(b) => send.send_data(b, true).is_ok(),
+                        None => {
+                            if let Some(rx) = rx {
+                                runtime::handle(lua)?.spawn(h2_writer(send, rx));
+                            }
+                            true
                         }
-                        true
-                    }
+                    },
                     Err(_) => false,
                 }
             }
-            Head::Sent => unreachable!("checked above"),
+            Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
         };
         if !sent {
             self.ended = true;
@@ -518,10 +552,24 @@ impl Stream {
         ok(true)(lua)
     }
 
+    /// Send a deferred head (the handler is about to suspend, or wrote a partial body).
+    pub fn flush(&mut self, lua: &Lua) -> mlua::Result<MultiValue> {
+        match self.deferred.take() {
+            Some((status, map)) => self.send_head(lua, status, map, None),
+            None => ok(true)(lua),
+        }
+    }
+
     /// write_chunk: body data after the head; `end` finishes the response.
     pub fn write_chunk(&mut self, lua: &Lua, data: &[u8], end: bool, timeout: Option<f64>) -> mlua::Result<MultiValue> {
         if self.ended {
             return fail_msg("stream already ended", libc::EPIPE)(lua);
+        }
+        if let Some((status, map)) = self.deferred.take() {
+            if end {
+                return self.send_head(lua, status, map, Some(Bytes::copy_from_slice(data)));
+            }
+            self.send_head(lua, status, map, None)?;
         }
         if !matches!(self.head, Head::Sent) {
             return runtime::error("write_chunk before write_headers");
@@ -555,7 +603,11 @@ impl Stream {
 
     /// shutdown: finish what the handler left unfinished: no head yet → 503; a body not
     /// ended → abort it so the peer sees a broken response rather than a short one.
-    pub fn shutdown(&mut self) {
+    pub fn shutdown(&mut self, lua: &Lua) {
+        if let Some((status, map)) = self.deferred.take() {
+            // Headers and no body: an empty, complete response.
+            let _ = self.send_head(lua, status, map, Some(Bytes::new()));
+        }
         match std::mem::replace(&mut self.head, Head::Sent) {
             Head::H1(respond) => {
                 let mut resp = http::Response::new(OutBody::empty());
@@ -607,8 +659,8 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     m.set("write_continue", method(lua, "write_continue", |lua, s: &mut Stream, ()| s.write_continue(lua))?)?;
     m.set(
         "write_headers",
-        method(lua, "write_headers", |lua, s: &mut Stream, (h, end): (Value, Option<bool>)| {
-            s.write_headers(lua, &h, end.unwrap_or(false))
+        method(lua, "write_headers", |lua, s: &mut Stream, (h, end, defer): (Value, Option<bool>, Option<bool>)| {
+            s.write_headers(lua, &h, end.unwrap_or(false), defer.unwrap_or(false))
         })?,
     )?;
     m.set(
@@ -619,11 +671,12 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     )?;
     m.set(
         "shutdown",
-        method(lua, "shutdown", |_, s: &mut Stream, ()| {
-            s.shutdown();
+        method(lua, "shutdown", |lua, s: &mut Stream, ()| {
+            s.shutdown(lua);
             Ok(true)
         })?,
     )?;
+    m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
     m.set("ended", method(lua, "ended", |_, s: &mut Stream, ()| Ok(s.ended()))?)?;
     m.set("connection_id", method(lua, "connection_id", |_, s: &mut Stream, ()| Ok(s.conn.id))?)?;
     // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.

@@ -69,7 +69,7 @@ local function dispatch(self)
 	for i = 1, self._ud:take(batch) do
 		local ud = batch[i]
 		batch[i] = nil
-		local stream = wrap_stream(ud, connection_of(self, ud))
+		local stream = wrap_stream(ud, connection_of(self, ud), not self.cq)
 		if self.cq then
 			self.cq:wrap(run_handler, self, stream)
 		else

@@ -10,9 +10,26 @@ local ETIMEDOUT = 110
 local methods = {}
 local mt = { __name = "http.stream", __index = methods }
 
-local function wrap(ud, connection)
-	return setmetatable({ _ud = ud, connection = connection }, mt)
+-- `defer`: the stream runs in a coroutine of our scheduler, so a head written without the end
+-- of the stream may be held back until the body (or the coroutine's next suspension).
+local function wrap(ud, connection, defer)
+	return setmetatable({ _ud = ud, connection = connection, _defer = defer }, mt)
 end
+
+-- Streams whose head is held back; sent when the coroutine that wrote them suspends.
+local deferred, ndeferred = {}, 0
+core.on_suspend(function()
+	if ndeferred == 0 then return end
+	for i = 1, ndeferred do
+		local s = deferred[i]
+		deferred[i] = nil
+		if s._deferred then
+			s._deferred = nil
+			S.flush(s._ud)
+		end
+	end
+	ndeferred = 0
+end)
 
 -- Seconds left before `deadline` (nil: no limit); negative means already passed.
 local function left(deadline)
@@ -32,7 +49,14 @@ function methods:get_headers(timeout)
 end
 
 function methods:write_headers(headers, end_stream, timeout)
-	return await(S.write_headers(self._ud, headers, end_stream, timeout))
+	local defer = self._defer and not end_stream
+	local ok, err, errno = await(S.write_headers(self._ud, headers, end_stream, defer, timeout))
+	if defer and ok then
+		self._deferred = true
+		ndeferred = ndeferred + 1
+		deferred[ndeferred] = self
+	end
+	return ok, err, errno
 end
 
 function methods:write_continue(timeout)
@@ -131,6 +155,7 @@ function methods:unget(str)
 end
 
 function methods:write_chunk(chunk, end_stream, timeout)
+	self._deferred = nil -- Rust sends a held-back head with the first chunk
 	return await(S.write_chunk(self._ud, chunk, end_stream, timeout))
 end
 
@@ -166,6 +191,7 @@ function methods:write_body_from_file(options, timeout)
 end
 
 function methods:shutdown()
+	self._deferred = nil
 	S.shutdown(self._ud)
 	return true
 end

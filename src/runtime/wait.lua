@@ -15,6 +15,7 @@ local subscribers = {} -- notifier id -> function called when it fires
 local ready = {} -- coroutines that yielded without a token: resume on the next step
 local deferred = {} -- errors raised while a blocking wait pumped the scheduler
 local buffers, depth = {}, 0
+local on_suspend = function() end -- called each time one of our coroutines stops running
 
 -- The cqueues controller running the current coroutine, if any.
 local function cqueues_running()
@@ -28,6 +29,7 @@ end
 
 local function run(co, ...)
 	local ok, a, b = co_resume(co, ...)
+	on_suspend()
 	if not ok then
 		local handler = ours[co]
 		ours[co] = nil
@@ -158,6 +160,8 @@ local function subscribe(id, fn)
 end
 
 core.subscribe = subscribe
+-- Set the function called whenever one of our coroutines yields or ends.
+core.on_suspend = function(fn) on_suspend = fn end
 core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, await, step, loop, spawn, empty
 core.pump, core.cqueues_running = pump, cqueues_running
 core.sleep = function(seconds) return await(core.timer(seconds)) end
