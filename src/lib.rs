@@ -11,6 +11,7 @@ mod headers;
 mod hpack;
 mod hsts;
 mod proxies;
+mod tls;
 mod util;
 mod version;
 mod zlib;
@@ -32,5 +33,6 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("hsts", hsts::open(lua)?)?;
     core.set("proxies", proxies::open(lua)?)?;
     core.set("hpack", hpack::open(lua)?)?;
+    core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }
