@@ -15,6 +15,7 @@ mod hsts;
 mod proxies;
 mod server;
 mod stream_common;
+mod tls;
 mod util;
 mod version;
 mod zlib;
@@ -38,5 +39,6 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("hpack", hpack::open(lua)?)?;
     core.set("stream", stream_common::open(lua)?)?;
     core.set("server", server::open(lua)?)?;
+    core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }
