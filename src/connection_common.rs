@@ -35,11 +35,12 @@ impl From<tokio::net::unix::SocketAddr> for Addr {
 
 pub struct Conn {
     pub id: u64,
-    pub server: bool,
     /// 1.0, 1.1 or 2.
     pub version: f64,
     pub local: Addr,
     pub peer: Addr,
+    /// The negotiated TLS session, for `checktls()`.
+    pub tls: Option<crate::tls::TlsInfo>,
     /// Set to true to ask the connection's task to finish (gracefully) and close.
     pub shutdown: watch::Sender<bool>,
 }
@@ -47,13 +48,13 @@ pub struct Conn {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl Conn {
-    pub fn new(server: bool, version: f64, local: Addr, peer: Addr) -> Conn {
+    pub fn new(version: f64, local: Addr, peer: Addr, tls: Option<crate::tls::TlsInfo>) -> Conn {
         Conn {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            server,
             version,
             local,
             peer,
+            tls,
             shutdown: watch::channel(false).0,
         }
     }
@@ -64,6 +65,9 @@ impl Conn {
 
     /// `checktls()`: the TLS object, or nil and a message for a plain connection.
     pub fn checktls(&self, lua: &Lua) -> mlua::Result<MultiValue> {
-        (Value::Nil, "connection is not using TLS").into_lua_multi(lua)
+        match &self.tls {
+            Some(info) => (crate::tls::push_tls_info(lua, info.clone())?,).into_lua_multi(lua),
+            None => (Value::Nil, "connection is not using TLS").into_lua_multi(lua),
+        }
     }
 }

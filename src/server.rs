@@ -22,6 +22,8 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The options of `http.server.new/listen` that the protocol tasks use.
 struct Config {
     tls: Option<bool>,
+    /// rustls settings for TLS connections (None when `tls` is false).
+    tls_config: Option<Arc<rustls::ServerConfig>>,
     version: Option<f64>,
     setup_timeout: Duration,
     intra_stream_timeout: Option<Duration>,
@@ -151,8 +153,22 @@ impl Server {
             Some(_) => return runtime::error("max_concurrent must be a positive number"),
             None => None,
         };
+        let tls_config = match tls {
+            Some(false) => None,
+            _ => {
+                let ctx: Option<mlua::AnyUserData> = o.get("ctx")?;
+                let c = crate::tls::server_config(lua, ctx.as_ref())?;
+                // A server restricted to one HTTP version offers only that one by ALPN.
+                Some(match version {
+                    Some(2.0) => crate::tls::restrict_alpn(&c, &["h2"]),
+                    Some(_) => crate::tls::restrict_alpn(&c, &["http/1.1"]),
+                    None => c,
+                })
+            }
+        };
         let cfg = Config {
             tls,
+            tls_config,
             version,
             setup_timeout: secs("connection_setup_timeout")?.unwrap_or(Duration::from_secs(10)),
             intra_stream_timeout: secs("intra_stream_timeout")?,
@@ -406,18 +422,39 @@ where
         Ok(Ok(b)) => b,
         _ => return,
     };
-    if first[0] == 0x16 {
-        // TLS arrives with the http.tls module.
+    if first[0] != 0x16 {
+        if ctx.cfg.tls != Some(true) {
+            let h2 = first.starts_with(H2_PREFACE);
+            dispatch(Prefixed { prefix: Bytes::from(first), io }, h2, peer, None, ctx).await;
+        }
         return;
     }
-    if ctx.cfg.tls == Some(true) {
-        return;
+    let Some(config) = ctx.cfg.tls_config.clone() else { return };
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(Prefixed { prefix: Bytes::from(first), io });
+    let Ok(Ok(mut stream)) = tokio::time::timeout(ctx.cfg.setup_timeout, handshake).await else { return };
+    let info = crate::tls::TlsInfo::from_server(stream.get_ref().1);
+    match info.alpn.as_deref() {
+        Some(p) => {
+            let h2 = p == b"h2";
+            dispatch(stream, h2, peer, Some(info), ctx).await
+        }
+        None => {
+            // No ALPN: HTTP/2 with prior knowledge, or HTTP/1.
+            let Ok(Ok(first)) = tokio::time::timeout(ctx.cfg.setup_timeout, sniff(&mut stream)).await else { return };
+            let h2 = first.starts_with(H2_PREFACE);
+            dispatch(Prefixed { prefix: Bytes::from(first), io: stream }, h2, peer, Some(info), ctx).await
+        }
     }
-    let h2 = first.starts_with(H2_PREFACE);
-    let io = Prefixed { prefix: Bytes::from(first), io };
+}
+
+/// Serve a connection whose protocol is known, if the server allows that version.
+async fn dispatch<IO>(io: IO, h2: bool, peer: Addr, tls: Option<crate::tls::TlsInfo>, ctx: Ctx)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     match (h2, ctx.cfg.version) {
-        (true, None | Some(2.0)) => serve_h2(io, peer, ctx).await,
-        (false, None | Some(1.0) | Some(1.1)) => serve_h1(io, peer, ctx).await,
+        (true, None | Some(2.0)) => serve_h2(io, peer, tls, ctx).await,
+        (false, None | Some(1.0) | Some(1.1)) => serve_h1(io, peer, tls, ctx).await,
         _ => {}
     }
 }
@@ -455,12 +492,13 @@ fn too_large(parts: &http::request::Parts, max: Option<u64>) -> bool {
         .is_some_and(|n| n > max)
 }
 
-async fn serve_h1<IO>(io: IO, peer: Addr, ctx: Ctx)
+async fn serve_h1<IO>(io: IO, peer: Addr, tls: Option<crate::tls::TlsInfo>, ctx: Ctx)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let version = if ctx.cfg.version == Some(1.0) { 1.0 } else { 1.1 };
-    let conn = Arc::new(Conn::new(true, version, ctx.local.clone(), peer));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let conn = Arc::new(Conn::new(version, ctx.local.clone(), peer, tls));
     let _live = ctx.live.clone();
     let svc_conn = conn.clone();
     let queue = ctx.queue.clone();
@@ -471,7 +509,7 @@ where
         if too_large(&parts, cfg.max_body) {
             return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));
         }
-        let head = request_headers(&parts, "http");
+        let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
         queue.push(Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body));
         let answer: Answer = Box::pin(async move {
@@ -516,11 +554,12 @@ fn futures_ready(resp: http::Response<OutBody>) -> Answer {
     Box::pin(std::future::ready(Ok(resp)))
 }
 
-async fn serve_h2<IO>(io: IO, peer: Addr, ctx: Ctx)
+async fn serve_h2<IO>(io: IO, peer: Addr, tls: Option<crate::tls::TlsInfo>, ctx: Ctx)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = Arc::new(Conn::new(true, 2.0, ctx.local.clone(), peer));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let conn = Arc::new(Conn::new(2.0, ctx.local.clone(), peer, tls));
     let _live = ctx.live.clone();
     let mut h2 = match h2::server::Builder::new()
         .initial_window_size(1 << 20)
@@ -555,7 +594,7 @@ where
                     let _ = respond.send_response(resp, true);
                     continue;
                 }
-                let head = request_headers(&parts, "http");
+                let head = request_headers(&parts, scheme);
                 let source = (!body.is_end_stream()).then_some(BodySource::H2(body));
                 ctx.queue.push(Stream::server(conn.clone(), head, source, Head::H2(respond), ctx.cfg.max_body));
             }

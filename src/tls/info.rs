@@ -11,6 +11,7 @@ use rustls::{
     ClientConnection, CommonState, ProtocolVersion, ServerConnection, SupportedCipherSuite,
 };
 
+#[derive(Clone)]
 pub struct TlsInfo {
     pub alpn: Option<Vec<u8>>,
     pub version: Option<ProtocolVersion>,
