@@ -2,61 +2,106 @@
 //!
 //! mlua raises callback errors as userdata; lua-http raises plain strings (with the caller's
 //! position, like `error(msg, 2)`) or, for HTTP/2, error tables. Every function we export is an
-//! mlua callback wrapped in a small C trampoline: the callback never raises, it returns a
-//! sentinel plus the error value, and the trampoline (which owns no Rust values) raises it.
-//! Panics are caught in the callback and turned into error strings the same way.
+//! mlua callback (arguments and results converted straight from and to the Lua stack) called
+//! through a small C trampoline in protected mode. When the callback fails it leaves the error
+//! it means (a clean message, or a Lua value given to `raise`) in `PENDING` before mlua raises;
+//! the trampoline, which owns no Rust values, raises that instead. Panics are caught in the
+//! callback and reported the same way.
 
-use mlua::{ffi, AnyUserData, FromLuaMulti, Function, IntoLua, IntoLuaMulti, Lua, MultiValue, Table, UserDataRegistry, Value};
+use mlua::{ffi, FromLuaMulti, Function, IntoLua, IntoLuaMulti, Lua, Table, UserDataRefMut, UserDataRegistry};
 use std::any::Any;
 use std::cell::RefCell;
 use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-static RAISE: u8 = 0;
+/// What the failed callback wants raised.
+enum Pending {
+    Message(String),
+    Value(mlua::RegistryKey),
+}
 
-fn raise_key() -> *mut std::ffi::c_void {
-    &RAISE as *const u8 as *mut std::ffi::c_void
+thread_local! {
+    static PENDING: RefCell<Option<Pending>> = const { RefCell::new(None) };
 }
 
 unsafe extern "C-unwind" fn trampoline(l: *mut ffi::lua_State) -> c_int {
     let n = ffi::lua_gettop(l);
     ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
     ffi::lua_insert(l, 1);
-    ffi::lua_call(l, n, ffi::LUA_MULTRET);
-    let top = ffi::lua_gettop(l);
-    if top >= 1 && ffi::lua_touserdata(l, 1) == raise_key() {
-        if ffi::lua_type(l, 2) == ffi::LUA_TSTRING {
-            ffi::luaL_where(l, 1);
-            ffi::lua_pushvalue(l, 2);
-            ffi::lua_concat(l, 2);
-        } else {
-            ffi::lua_pushvalue(l, 2);
-        }
-        ffi::lua_error(l);
+    if ffi::lua_pcall(l, n, ffi::LUA_MULTRET, 0) == ffi::LUA_OK {
+        return ffi::lua_gettop(l);
     }
-    top
+    push_error(l);
+    ffi::lua_error(l)
+}
+
+/// Replace the error object on top of the stack with the error to raise.
+unsafe fn push_error(l: *mut ffi::lua_State) {
+    match PENDING.with(|p| p.borrow_mut().take()) {
+        Some(Pending::Message(msg)) => {
+            ffi::luaL_where(l, 1);
+            ffi::lua_pushlstring(l, msg.as_ptr() as *const _, msg.len());
+            drop(msg);
+            ffi::lua_concat(l, 2);
+        }
+        Some(Pending::Value(key)) => {
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, key.id() as _);
+            drop(key);
+        }
+        None => {
+            // mlua failed before our callback ran: an argument that did not convert.
+            let mut len = 0;
+            let p = ffi::luaL_tolstring(l, -1, &mut len);
+            let raw = String::from_utf8_lossy(std::slice::from_raw_parts(p as *const u8, len)).into_owned();
+            ffi::lua_pop(l, 1);
+            let mut nlen = 0;
+            let np = ffi::lua_tolstring(l, ffi::lua_upvalueindex(2), &mut nlen);
+            let name = String::from_utf8_lossy(std::slice::from_raw_parts(np as *const u8, nlen)).into_owned();
+            let msg = conversion_message(&name, &raw);
+            ffi::luaL_where(l, 1);
+            ffi::lua_pushlstring(l, msg.as_ptr() as *const _, msg.len());
+            drop(msg);
+            ffi::lua_concat(l, 2);
+        }
+    }
+}
+
+/// "bad argument #2: error converting Lua string to f64 (...)" as Lua says it:
+/// "bad argument #2 to 'f' (number expected, got string)".
+fn conversion_message(name: &str, raw: &str) -> String {
+    let first = raw.lines().next().unwrap_or(raw);
+    let pos = first
+        .strip_prefix("bad argument #")
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|d| !d.is_empty());
+    let conv = first.find("error converting Lua ").map(|i| &first[i + "error converting Lua ".len()..]);
+    match (pos, conv.and_then(|c| c.split_once(" to "))) {
+        (Some(pos), Some((from, to))) => {
+            let to = to.split(|c: char| c == ' ' || c == '(').next().unwrap_or(to);
+            format!("bad argument #{} to '{}' ({} expected, got {})", pos, name, lua_type_name(to), from)
+        }
+        (Some(pos), None) => {
+            let rest = first.split_once(": ").map_or(first, |(_, r)| r);
+            let rest = if rest.contains("not expected type") { "wrong object type" } else { rest };
+            format!("bad argument #{} to '{}' ({})", pos, name, rest)
+        }
+        _ => format!("{}: {}", name, first),
+    }
 }
 
 unsafe extern "C-unwind" fn make_trampoline(l: *mut ffi::lua_State) -> c_int {
-    ffi::lua_settop(l, 1);
-    ffi::lua_pushcclosure(l, trampoline, 1);
+    ffi::lua_settop(l, 2);
+    ffi::lua_pushcclosure(l, trampoline, 2);
     1
 }
 
 struct Factory(Function);
 
-thread_local! {
-    /// A value passed to `raise` waiting for the callback wrapper to pick it up.
-    static PENDING: RefCell<Option<mlua::RegistryKey>> = const { RefCell::new(None) };
-}
-
-const PENDING_MARK: &str = "\u{0}http.core pending raise";
-
 /// Make the calling function raise `value` (any Lua value: a string, an h2_error table ...).
 pub fn raise<R>(lua: &Lua, value: impl IntoLua) -> mlua::Result<R> {
     let key = lua.create_registry_value(value.into_lua(lua)?)?;
-    PENDING.with(|p| *p.borrow_mut() = Some(key));
-    Err(mlua::Error::RuntimeError(PENDING_MARK.into()))
+    PENDING.with(|p| *p.borrow_mut() = Some(Pending::Value(key)));
+    Err(mlua::Error::RuntimeError("raised".into()))
 }
 
 /// A Lua-style error message: raised as a plain string with the caller's position.
@@ -113,32 +158,23 @@ fn panic_message(p: &Box<dyn Any + Send>) -> String {
     }
 }
 
-fn failure(lua: &Lua, name: &str, err: mlua::Error) -> mlua::Result<MultiValue> {
-    let value = match &err {
-        E::RuntimeError(s) if s == PENDING_MARK => {
-            let key = PENDING.with(|p| p.borrow_mut().take());
-            match key {
-                Some(k) => {
-                    let v: Value = lua.registry_value(&k)?;
-                    lua.remove_registry_value(k)?;
-                    v
-                }
-                None => Value::String(lua.create_string("internal error: lost error value")?),
-            }
+/// Leave the error a failed callback means for the trampoline (unless `raise` already did).
+fn fail_with(name: &str, err: &mlua::Error) {
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.is_none() {
+            *p = Some(Pending::Message(message(name, err)));
         }
-        _ => Value::String(lua.create_string(message(name, &err))?),
-    };
-    (Value::LightUserData(mlua::LightUserData(raise_key())), value).into_lua_multi(lua)
+    });
 }
-use mlua::Error as E;
 
-fn wrap(lua: &Lua, f: Function) -> mlua::Result<Function> {
+fn wrap(lua: &Lua, f: Function, name: &str) -> mlua::Result<Function> {
     if lua.app_data_ref::<Factory>().is_none() {
         let factory = unsafe { lua.create_c_function(make_trampoline)? };
         lua.set_app_data(Factory(factory));
     }
     let factory = lua.app_data_ref::<Factory>().unwrap().0.clone();
-    factory.call(f)
+    factory.call((f, name))
 }
 
 /// Export a Rust function to Lua with lua-http's error behaviour (see the module comment).
@@ -148,18 +184,19 @@ where
     R: IntoLuaMulti,
     F: Fn(&Lua, A) -> mlua::Result<R> + 'static,
 {
-    let inner = lua.create_function(move |lua, args: MultiValue| {
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            let args = A::from_lua_args(args, 1, Some(name), lua)?;
-            f(lua, args)?.into_lua_multi(lua)
-        }));
-        match r {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => failure(lua, name, e),
-            Err(p) => failure(lua, name, mlua::Error::RuntimeError(panic_message(&p))),
+    let inner = lua.create_function(move |lua, args: A| match catch_unwind(AssertUnwindSafe(|| f(lua, args))) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            fail_with(name, &e);
+            Err(e)
+        }
+        Err(p) => {
+            let e = mlua::Error::RuntimeError(panic_message(&p));
+            fail_with(name, &e);
+            Err(e)
         }
     })?;
-    wrap(lua, inner)
+    wrap(lua, inner, name)
 }
 
 /// Export a method of userdata type `T`: the first argument must be a `T`, borrowed mutably
@@ -171,26 +208,7 @@ where
     R: IntoLuaMulti,
     F: Fn(&Lua, &mut T, A) -> mlua::Result<R> + 'static,
 {
-    function(lua, name, move |lua, (ud, args): (Value, A)| {
-        let ud = match ud {
-            Value::UserData(ud) => ud,
-            other => {
-                return error(format!(
-                    "bad argument #1 to '{}' (object expected, got {})",
-                    name,
-                    other.type_name()
-                ))
-            }
-        };
-        ud.borrow_mut_scoped::<T, _>(|this| f(lua, this, args))
-            .map_err(|e| match e {
-                E::UserDataTypeMismatch => E::RuntimeError(format!(
-                    "bad argument #1 to '{}' (wrong object type)",
-                    name
-                )),
-                e => e,
-            })?
-    })
+    function(lua, name, move |lua, (mut this, args): (UserDataRefMut<T>, A)| f(lua, &mut this, args))
 }
 
 /// Like `method`, but the closure also receives the userdata handle itself (to return it, or
@@ -200,9 +218,9 @@ where
     T: 'static,
     A: FromLuaMulti,
     R: IntoLuaMulti,
-    F: Fn(&Lua, &AnyUserData, &mut T, A) -> mlua::Result<R> + 'static,
+    F: Fn(&Lua, &mlua::AnyUserData, &mut T, A) -> mlua::Result<R> + 'static,
 {
-    function(lua, name, move |lua, (ud, args): (AnyUserData, A)| {
+    function(lua, name, move |lua, (ud, args): (mlua::AnyUserData, A)| {
         ud.borrow_mut_scoped::<T, _>(|this| f(lua, &ud, this, args))?
     })
 }

@@ -6,7 +6,7 @@ mod errors;
 mod eventfd;
 mod token;
 
-pub use errors::{error, function, message, method, method_ud, quiet_panics, raise, register_type};
+pub use errors::{error, function, method, method_ud, quiet_panics, raise, register_type};
 pub use token::{fail, fail_msg, ok, Outcome};
 
 use mlua::{Lua, MultiValue, Table, Value};
