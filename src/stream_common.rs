@@ -57,11 +57,13 @@ pub enum OutFrame {
 /// A hyper body fed by the stream's outgoing channel.
 pub struct OutBody {
     rx: Option<mpsc::Receiver<OutFrame>>,
+    /// An Abort was received: fail on the next poll, after hyper flushed what came before.
+    aborting: bool,
 }
 
 impl OutBody {
     pub fn empty() -> OutBody {
-        OutBody { rx: None }
+        OutBody { rx: None, aborting: false }
     }
 }
 
@@ -73,6 +75,10 @@ impl http_body::Body for OutBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.aborting {
+            self.aborting = false;
+            return Poll::Ready(Some(Err("response abandoned by the handler".into())));
+        }
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(None) };
         let frame = match std::task::ready!(rx.poll_recv(cx)) {
             Some(OutFrame::Data(b, end)) => {
@@ -86,8 +92,12 @@ impl http_body::Body for OutBody {
                 Ok(http_body::Frame::trailers(t))
             }
             Some(OutFrame::Abort) => {
+                // Failing at once would drop data hyper has buffered but not yet written;
+                // hyper flushes when the body is pending, then polls again.
                 self.rx = None;
-                Err("response abandoned by the handler".into())
+                self.aborting = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             None => {
                 self.rx = None;
@@ -98,7 +108,7 @@ impl http_body::Body for OutBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rx.is_none()
+        self.rx.is_none() && !self.aborting
     }
 }
 
@@ -488,7 +498,7 @@ impl Stream {
         };
         let sent = match std::mem::replace(&mut self.head, Head::Sent) {
             Head::H1(respond) => {
-                let mut resp = http::Response::new(OutBody { rx });
+                let mut resp = http::Response::new(OutBody { rx, aborting: false });
                 *resp.status_mut() = status;
                 *resp.headers_mut() = map;
                 respond.send(resp).is_ok()
