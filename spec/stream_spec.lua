@@ -398,6 +398,31 @@ describe("http.server streams", function()
 		assert.truthy(got.waited >= 0.15 and got.waited < 1, got.waited)
 	end)
 
+	it("write_chunk fails with nil, message, errno once the client has gone", function()
+		local got
+		local server = support.server(function(_, stream)
+			assert(stream:get_headers())
+			local h = http_headers.new()
+			h:append(":status", "200")
+			assert(stream:write_headers(h, false))
+			local piece = string.rep("x", 64 * 1024)
+			for _ = 1, 100000 do
+				local ok, err, errno = stream:write_chunk(piece, false, 2)
+				if not ok then
+					got = { err = err, errno = errno }
+					break
+				end
+			end
+		end)
+		local req = support.file("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		-- the client goes away without reading: the writes fill the buffers, then fail
+		support.pump(server, support.spawn(support.raw(support.port(server), "send:" .. req, "sleep:0.3")))
+		assert.truthy(support.pump_until(server, function() return got end, 5), "the writes did not fail")
+		assert.is_string(got.err)
+		assert.is_number(got.errno)
+		assert.are_not.same(ETIMEDOUT, got.errno)
+	end)
+
 	it("sends trailers after the body (HTTP/1.1, client accepts them with TE: trailers)", function()
 		local server = support.server(function(_, stream)
 			assert(stream:get_headers())
