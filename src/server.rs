@@ -77,6 +77,8 @@ pub struct Server {
     paused: watch::Sender<bool>,
     closed: watch::Sender<bool>,
     started: bool,
+    /// The listening socket while the accept loop owns it (see `close`).
+    listen_fd: Option<i32>,
     live: Arc<()>,
 }
 
@@ -189,6 +191,7 @@ impl Server {
             paused: watch::channel(false).0,
             closed: watch::channel(false).0,
             started: false,
+            listen_fd: None,
             live: Arc::new(()),
         })
     }
@@ -269,6 +272,11 @@ impl Server {
         let Some(listener) = self.listener.take() else { return Ok(()) };
         let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
         let _guard = h.enter();
+        use std::os::fd::AsRawFd;
+        self.listen_fd = Some(match &listener {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l) => l.as_raw_fd(),
+        });
         let listener = match listener {
             Listener::Tcp(l) => Accept::Tcp(TcpListener::from_std(l)?),
             Listener::Unix(l) => Accept::Unix(UnixListener::from_std(l)?),
@@ -278,7 +286,7 @@ impl Server {
             queue: self.queue.clone(),
             local: self.local.clone(),
             closed: self.closed.subscribe(),
-            live: self.live.clone(),
+            live: Arc::downgrade(&self.live),
         };
         let sem = self.max_concurrent.map(|n| Arc::new(Semaphore::new(n)));
         h.spawn(accept_loop(listener, ctx, self.paused.subscribe(), sem));
@@ -299,8 +307,9 @@ struct Ctx {
     queue: Arc<Queue>,
     local: Addr,
     closed: watch::Receiver<bool>,
-    /// One clone per live connection: `strong_count - 1` is how many are open.
-    live: Arc<()>,
+    /// Upgraded once per live connection: the server's `strong_count - 1` is how many are
+    /// open (a weak handle, so the accept loop and the tasks' contexts do not count).
+    live: std::sync::Weak<()>,
 }
 
 async fn accept_loop(listener: Accept, ctx: Ctx, mut paused: watch::Receiver<bool>, sem: Option<Arc<Semaphore>>) {
@@ -499,7 +508,7 @@ where
     let version = if ctx.cfg.version == Some(1.0) { 1.0 } else { 1.1 };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let conn = Arc::new(Conn::new(version, ctx.local.clone(), peer, tls));
-    let _live = ctx.live.clone();
+    let _live = ctx.live.upgrade();
     let svc_conn = conn.clone();
     let queue = ctx.queue.clone();
     let cfg = ctx.cfg.clone();
@@ -560,7 +569,7 @@ where
 {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let conn = Arc::new(Conn::new(2.0, ctx.local.clone(), peer, tls));
-    let _live = ctx.live.clone();
+    let _live = ctx.live.upgrade();
     let mut h2 = match h2::server::Builder::new()
         .initial_window_size(1 << 20)
         .initial_connection_window_size(4 << 20)
@@ -630,6 +639,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "pause",
         method(lua, "pause", |_, s: &mut Server, ()| {
             s.paused.send_replace(true);
+            // wake a step that sleeps, so that loop() sees it
+            s.queue.notifier.notify();
             Ok(true)
         })?,
     )?;
@@ -643,7 +654,14 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     m.set(
         "close",
         method(lua, "close", |_, s: &mut Server, ()| {
+            // Stop listening now, not when the accept loop gets to drop the socket, so the
+            // port is free for a new server at once. The loop only ends after `closed` is
+            // set, so the fd is still its own here.
+            if let Some(fd) = s.listen_fd.take() {
+                unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+            }
             s.closed.send_replace(true);
+            s.queue.notifier.notify();
             s.listener = None;
             s.bind = None;
             if let Addr::Unix(path) = &s.local {

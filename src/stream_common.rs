@@ -58,11 +58,13 @@ pub enum OutFrame {
 pub struct OutBody {
     full: Option<Bytes>,
     rx: Option<mpsc::Receiver<OutFrame>>,
+    /// An Abort was received: fail on the next poll, after hyper flushed what came before.
+    aborting: bool,
 }
 
 impl OutBody {
     pub fn empty() -> OutBody {
-        OutBody { full: None, rx: None }
+        OutBody { full: None, rx: None, aborting: false }
     }
 }
 
@@ -77,6 +79,10 @@ impl http_body::Body for OutBody {
         if let Some(b) = self.full.take() {
             return Poll::Ready(Some(Ok(http_body::Frame::data(b))));
         }
+        if self.aborting {
+            self.aborting = false;
+            return Poll::Ready(Some(Err("response abandoned by the handler".into())));
+        }
         let Some(rx) = self.rx.as_mut() else { return Poll::Ready(None) };
         let frame = match std::task::ready!(rx.poll_recv(cx)) {
             Some(OutFrame::Data(b, end)) => {
@@ -90,8 +96,12 @@ impl http_body::Body for OutBody {
                 Ok(http_body::Frame::trailers(t))
             }
             Some(OutFrame::Abort) => {
+                // Failing at once would drop data hyper has buffered but not yet written;
+                // hyper flushes when the body is pending, then polls again.
                 self.rx = None;
-                Err("response abandoned by the handler".into())
+                self.aborting = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             None => {
                 self.rx = None;
@@ -102,7 +112,7 @@ impl http_body::Body for OutBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.full.is_none() && self.rx.is_none()
+        self.full.is_none() && self.rx.is_none() && !self.aborting
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
@@ -517,7 +527,7 @@ impl Stream {
         let sent = match std::mem::replace(&mut self.head, Head::Sent) {
             Head::H1(respond) => {
                 let full = full.filter(|b| !b.is_empty());
-                let mut resp = http::Response::new(OutBody { full, rx });
+                let mut resp = http::Response::new(OutBody { full, rx, aborting: false });
                 *resp.status_mut() = status;
                 *resp.headers_mut() = map;
                 respond.send(resp).is_ok()

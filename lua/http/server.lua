@@ -163,6 +163,10 @@ function server_methods:timeout()
 	return nil
 end
 
+function server_methods:connections()
+	return self._ud:connections()
+end
+
 function server_methods:empty()
 	return self._ud:closed() and self._ud:connections() == 0
 end

@@ -67,9 +67,30 @@ function methods:get_next_chunk(timeout)
 	return await(S.get_next_chunk(self._ud, timeout))
 end
 
+-- Lua 5.1 cannot yield from inside a generic-for iterator ("attempt to yield across
+-- metamethod/C-call boundary"): there each_chunk waits by pumping the scheduler instead, so
+-- other requests are still served meanwhile.
+local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
+
+local function await_pumping(a, b, ...)
+	if a == nil and type(b) == "userdata" then
+		while not b:done() do
+			local ok, err = core.step(nil)
+			if not ok then error(err, 0) end
+		end
+		return b:result()
+	end
+	return a, b, ...
+end
+
 function methods:each_chunk()
 	return function()
-		local chunk, err, errno = self:get_next_chunk()
+		local chunk, err, errno
+		if for_can_yield then
+			chunk, err, errno = self:get_next_chunk()
+		else
+			chunk, err, errno = await_pumping(S.get_next_chunk(self._ud))
+		end
 		if chunk == nil and err ~= nil then error(err, 2) end
 		return chunk, err, errno
 	end
@@ -101,6 +122,8 @@ function methods:get_body_chars(n, timeout)
 		parts[#parts + 1] = chunk
 		have = have + #chunk
 	end
+	-- At the end of the body there is nothing to give (lua-http returns nil, not "").
+	if parts[1] == nil and n > 0 then return nil end
 	local body = table.concat(parts)
 	if #body > n then
 		S.unget(self._ud, body:sub(n + 1))
@@ -121,6 +144,8 @@ function methods:get_body_until(pattern, plain, include_pattern, timeout)
 		local chunk, err, errno = self:get_next_chunk(left(deadline))
 		if chunk == nil then
 			if err ~= nil then return nil, err, errno end
+			-- no match before the end: what is left, and nil once nothing is
+			if body == "" then return nil end
 			return body
 		end
 		body = body .. chunk
