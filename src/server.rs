@@ -591,7 +591,18 @@ where
             }
         };
         let accepted = tokio::select! {
-            r = next => r,
+            r = next => match r {
+                // Idle only counts while no stream is open.
+                None if h2.has_streams() => continue,
+                None => {
+                    // A peer that never answers the GOAWAY's ping must not hold us forever.
+                    h2.graceful_shutdown();
+                    let limit = idle.unwrap_or(ctx.cfg.setup_timeout);
+                    let _ = tokio::time::timeout(limit, std::future::poll_fn(|cx| h2.poll_closed(cx))).await;
+                    break;
+                }
+                r => r,
+            },
             _ = closed.changed() => { h2.graceful_shutdown(); None }
             _ = shutdown.changed() => { h2.graceful_shutdown(); None }
         };
@@ -609,7 +620,7 @@ where
             }
             Some(Some(Err(_))) | Some(None) => break,
             None => {
-                // Idle or shutting down: let streams in flight finish, then close.
+                // Shutting down: let streams in flight finish, then close.
                 h2.graceful_shutdown();
                 let _ = std::future::poll_fn(|cx| h2.poll_closed(cx)).await;
                 break;
