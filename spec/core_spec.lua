@@ -30,7 +30,7 @@ describe("http.core bridge", function()
 		local order = {}
 		local t0 = core.monotime()
 		for i = 1, 3 do
-			core.spawn(nil, function()
+			core.spawn(nil, nil, function()
 				assert.same({ true }, { core.sleep(0.05 * (4 - i)) })
 				order[#order + 1] = i
 			end)
@@ -46,7 +46,7 @@ describe("http.core bridge", function()
 	it("batches many completions and resumes each waiter once", function()
 		local done = 0
 		for _ = 1, 500 do
-			core.spawn(nil, function()
+			core.spawn(nil, nil, function()
 				core.sleep(0.01)
 				done = done + 1
 			end)
@@ -56,13 +56,13 @@ describe("http.core bridge", function()
 	end)
 
 	it("reports a coroutine's error from step, or to its handler", function()
-		core.spawn(nil, function()
+		core.spawn(nil, nil, function()
 			core.sleep(0.01)
 			error("boom", 0)
 		end)
 		assert.same({ nil, "boom" }, { core.loop(5) })
 		local seen
-		core.spawn(function(err) seen = err end, function()
+		core.spawn(function(err) seen = err end, nil, function()
 			core.sleep(0.01)
 			error("handled", 0)
 		end)
@@ -72,7 +72,7 @@ describe("http.core bridge", function()
 
 	it("keeps the scheduler running while the main thread waits", function()
 		local ticks = 0
-		core.spawn(nil, function()
+		core.spawn(nil, nil, function()
 			for _ = 1, 5 do
 				core.sleep(0.01)
 				ticks = ticks + 1
@@ -115,7 +115,7 @@ describe("http.core bridge", function()
 		local cqueues = require "cqueues"
 		local cq = cqueues.new()
 		local ticks, done = 0, false
-		core.spawn(nil, function()
+		core.spawn(nil, nil, function()
 			core.sleep(0.15)
 			done = true
 		end)

@@ -73,10 +73,7 @@ local function dispatch(self)
 		if self.cq then
 			self.cq:wrap(run_handler, self, stream)
 		else
-			spawn(function(err)
-				stream:shutdown()
-				report(self, stream, "onstream", err)
-			end, run_handler, self, stream)
+			spawn(self._handler_error, stream, run_handler, self, stream)
 		end
 	end
 end
@@ -93,6 +90,11 @@ local function new(options)
 		_batch = {},
 		cq = options.cq,
 	}, server_mt)
+	-- An onstream that raised: finish its response (503 if none yet), tell onerror.
+	self._handler_error = function(err, stream)
+		stream:shutdown()
+		report(self, stream, "onstream", err)
+	end
 	if self.cq == nil and package.loaded.cqueues then
 		-- The program uses cqueues: run handlers under a controller so cqueues calls inside
 		-- them suspend only their own request.
@@ -203,7 +205,7 @@ function server_methods:loop(timeout)
 end
 
 function server_methods:add_stream(stream)
-	spawn(function(err) report(self, stream, "onstream", err) end, run_handler, self, stream)
+	spawn(self._handler_error, stream, run_handler, self, stream)
 	return true
 end
 

@@ -9,6 +9,7 @@ local drain, monotime = core.drain, core.monotime
 
 local WAIT = {} -- yielded with a token by coroutines our scheduler runs
 local ours = setmetatable({}, { __mode = "k" }) -- coroutine -> its error handler (or true)
+local contexts = setmetatable({}, { __mode = "k" }) -- coroutine -> what its handler is told
 local waiting = {} -- token id -> coroutine
 local tokens = {} -- token id -> token
 local subscribers = {} -- notifier id -> function called when it fires
@@ -31,16 +32,16 @@ local function run(co, ...)
 	local ok, a, b = co_resume(co, ...)
 	on_suspend()
 	if not ok then
-		local handler = ours[co]
-		ours[co] = nil
+		local handler, ctx = ours[co], contexts[co]
+		ours[co], contexts[co] = nil, nil
 		if type(handler) == "function" then
-			handler(a, co)
+			handler(a, ctx)
 			return
 		end
 		return a
 	end
 	if co_status(co) == "dead" then
-		ours[co] = nil
+		ours[co], contexts[co] = nil, nil
 	elseif a == WAIT then
 		local id = b:id()
 		waiting[id], tokens[id] = co, b
@@ -144,11 +145,12 @@ local function await(a, b, ...)
 	return a, b, ...
 end
 
--- Run fn(...) in a new coroutine of our scheduler; errors go to `handler(err, co)` or, without
--- one, are returned by the step that hits them.
-local function spawn(handler, fn, ...)
+-- Run fn(...) in a new coroutine of our scheduler; errors go to `handler(err, ctx)` or, without
+-- a handler, are returned by the step that hits them. (A context instead of a closure per call
+-- keeps this path compilable by LuaJIT.)
+local function spawn(handler, ctx, fn, ...)
 	local co = co_create(fn)
-	ours[co] = handler or true
+	ours[co], contexts[co] = handler or true, ctx
 	local e = run(co, ...)
 	if e ~= nil then deferred[#deferred + 1] = e end
 	return co
