@@ -438,8 +438,16 @@ where
         }
         return;
     }
+    // Boxed: the TLS state would otherwise enlarge every plain connection's task.
+    Box::pin(serve_tls(Prefixed { prefix: Bytes::from(first), io }, peer, ctx)).await
+}
+
+async fn serve_tls<IO>(io: IO, peer: Addr, ctx: Ctx)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let Some(config) = ctx.cfg.tls_config.clone() else { return };
-    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(Prefixed { prefix: Bytes::from(first), io });
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(io);
     let Ok(Ok(mut stream)) = tokio::time::timeout(ctx.cfg.setup_timeout, handshake).await else { return };
     let info = crate::tls::TlsInfo::from_server(stream.get_ref().1);
     match info.alpn.as_deref() {
@@ -462,7 +470,8 @@ where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match (h2, ctx.cfg.version) {
-        (true, None | Some(2.0)) => serve_h2(io, peer, tls, ctx).await,
+        // Boxed so that HTTP/1 connections' tasks stay small.
+        (true, None | Some(2.0)) => Box::pin(serve_h2(io, peer, tls, ctx)).await,
         (false, None | Some(1.0) | Some(1.1)) => serve_h1(io, peer, tls, ctx).await,
         _ => {}
     }
