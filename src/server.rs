@@ -707,7 +707,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     m.set("notifier", method(lua, "notifier", |_, s: &mut Server, ()| Ok(s.queue.notifier.id()))?)?;
-    // take(tbl): move waiting requests into tbl[1..n] as stream userdata; returns n.
+    // take(tbl): move waiting requests into tbl as pairs: tbl[2i-1] the stream userdata,
+    // tbl[2i] its connection's id; returns the number of requests.
     m.set(
         "take",
         method(lua, "take", |lua, s: &mut Server, tbl: Table| {
@@ -715,7 +716,9 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             let items = std::mem::take(&mut *s.queue.items.lock().unwrap());
             let n = items.len();
             for (i, stream) in items.into_iter().enumerate() {
-                tbl.raw_set(i + 1, lua.create_any_userdata(stream)?)?;
+                let conn = stream.conn.id;
+                tbl.raw_set(2 * i + 1, lua.create_any_userdata(stream)?)?;
+                tbl.raw_set(2 * i + 2, conn)?;
             }
             Ok(n)
         })?,

@@ -688,7 +688,6 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     )?;
     m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
     m.set("ended", method(lua, "ended", |_, s: &mut Stream, ()| Ok(s.ended()))?)?;
-    m.set("connection_id", method(lua, "connection_id", |_, s: &mut Stream, ()| Ok(s.conn.id))?)?;
     // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.
     m.set(
         "version",

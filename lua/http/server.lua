@@ -43,8 +43,7 @@ local function report(self, context, op, err, errno)
 	if not ok then self._errors[#self._errors + 1] = e end
 end
 
-local function connection_of(self, ud)
-	local id = S.connection_id(ud)
+local function connection_of(self, ud, id)
 	local conn = self._conns[id]
 	if not conn then
 		conn = setmetatable({ type = "server", version = S.version(ud), _s = ud }, conn_mt)
@@ -67,9 +66,9 @@ local function dispatch(self)
 		batch[i] = nil
 	end
 	for i = 1, self._ud:take(batch) do
-		local ud = batch[i]
-		batch[i] = nil
-		local stream = wrap_stream(ud, connection_of(self, ud), not self.cq)
+		local ud, conn = batch[2 * i - 1], batch[2 * i]
+		batch[2 * i - 1], batch[2 * i] = nil, nil
+		local stream = wrap_stream(ud, connection_of(self, ud, conn), not self.cq)
 		if self.cq then
 			self.cq:wrap(run_handler, self, stream)
 		else
