@@ -8,6 +8,7 @@ local type, next = type, next
 local drain, monotime = core.drain, core.monotime
 
 local WAIT = {} -- yielded with a token by coroutines our scheduler runs
+local IDLE = {} -- yielded by a pooled coroutine whose job is done
 local ours = setmetatable({}, { __mode = "k" }) -- coroutine -> its error handler (or true)
 local contexts = setmetatable({}, { __mode = "k" }) -- coroutine -> what its handler is told
 local waiting = {} -- token id -> coroutine
@@ -28,6 +29,16 @@ local function cqueues_running()
 	end
 end
 
+local pool, npool, POOL_MAX = {}, 0, 256
+
+-- The body of pooled coroutines: run a job, then wait for the next.
+local function worker(fn, a, b, c, d)
+	while true do
+		fn(a, b, c, d)
+		fn, a, b, c, d = co_yield(IDLE)
+	end
+end
+
 local function run(co, ...)
 	local ok, a, b = co_resume(co, ...)
 	on_suspend()
@@ -40,7 +51,15 @@ local function run(co, ...)
 		end
 		return a
 	end
-	if co_status(co) == "dead" then
+	if a == IDLE then
+		-- A job finished: keep the coroutine for the next one (creating one per request is a
+		-- large part of a small request's cost).
+		ours[co], contexts[co] = nil, nil
+		if npool < POOL_MAX then
+			npool = npool + 1
+			pool[npool] = co
+		end
+	elseif co_status(co) == "dead" then
 		ours[co], contexts[co] = nil, nil
 	elseif a == WAIT then
 		local id = b:id()
@@ -145,13 +164,19 @@ local function await(a, b, ...)
 	return a, b, ...
 end
 
--- Run fn(...) in a new coroutine of our scheduler; errors go to `handler(err, ctx)` or, without
+-- Run fn(a, b, c, d) in a coroutine of our scheduler; errors go to `handler(err, ctx)` or, without
 -- a handler, are returned by the step that hits them. (A context instead of a closure per call
 -- keeps this path compilable by LuaJIT.)
-local function spawn(handler, ctx, fn, ...)
-	local co = co_create(fn)
+local function spawn(handler, ctx, fn, a, b, c, d)
+	local co
+	if npool > 0 then
+		co, pool[npool] = pool[npool], nil
+		npool = npool - 1
+	else
+		co = co_create(worker)
+	end
 	ours[co], contexts[co] = handler or true, ctx
-	local e = run(co, ...)
+	local e = run(co, fn, a, b, c, d)
 	if e ~= nil then deferred[#deferred + 1] = e end
 	return co
 end
