@@ -144,6 +144,22 @@ describe("http.server", function()
 			assert.truthy(rawequal(seen[1].conn, seen[2].conn))
 			assert.same(seen[1].peername, seen[2].peername)
 		end)
+
+		it("calls its onidle handler with it each time no request is left in progress", function()
+			local events, old = {}, nil
+			local server = support.server(function(s, stream)
+				local conn = stream.connection
+				old = conn:onidle(function(c) events[#events + 1] = rawequal(c, conn) and "idle" or "other" end)
+				events[#events + 1] = "request"
+				echo_path(s, stream)
+			end)
+			local out, err, rc = support.fetch(server, "--http1.1 -w '%{num_connects}\\n' "
+				.. support.url(server, "/a") .. " " .. support.url(server, "/b"))
+			assert.same(0, rc, err)
+			assert.same("/a1\n/b0\n", out)
+			assert.same({ "request", "idle", "request", "idle" }, events)
+			assert.same("function", type(old)) -- the second request's onidle returned the first's
+		end)
 	end)
 
 	describe("HTTP/1.x", function()
@@ -325,6 +341,54 @@ describe("http.server", function()
 			assert.same(0, rc, err)
 			assert.truthy(out:find("^HTTP/2 200"), out)
 			assert.truthy(out:find("\r\n\r\n/two$"), out)
+		end)
+
+		it("push_promise pushes a response to a promised request", function()
+			if not support.has_python_module("h2") then pending("python h2 not installed") end
+			local server = support.server(function(_, stream)
+				local h = assert(stream:get_headers())
+				local promise = http_headers.new()
+				promise:append(":method", "GET")
+				promise:append(":scheme", "http")
+				promise:append(":authority", h:get(":authority"))
+				promise:append(":path", "/style.css")
+				local pushed = assert(stream:push_promise(promise))
+				assert.same("/style.css", assert(pushed:get_headers()):get(":path"))
+				support.respond(pushed, 200, "pushed body")
+				support.respond(stream, 200, "main")
+			end)
+			local job = support.pump(server, support.spawn("python3 " .. support.root
+				.. "/spec/support/h2_push_client.py " .. support.port(server) .. " /index"))
+			assert.same(0, job:rc(), job:err())
+			assert.same("/index 200 main\n/style.css 200 pushed body\npromise /style.css\n", job:out())
+		end)
+
+		it("push_promise without :authority raises; on HTTP/1 it returns nil and a message", function()
+			local results = {}
+			local server = support.server(function(_, stream)
+				local promise = http_headers.new()
+				promise:append(":method", "GET")
+				promise:append(":scheme", "http")
+				promise:append(":path", "/x")
+				local ok, err = pcall(stream.push_promise, stream, promise)
+				results[#results + 1] = { ok, err }
+				promise:append(":authority", "127.0.0.1")
+				results[#results + 1] = { stream:push_promise(promise) }
+				echo_path(_, stream)
+			end)
+			local out, err, rc = support.fetch(server, "--http1.1 " .. support.url(server, "/one"))
+			assert.same(0, rc, err)
+			assert.same("/one", out)
+			-- HTTP/1 refuses before looking at the headers
+			assert.same(nil, results[1][2] and results[1][1])
+			assert.same(nil, results[2][1])
+			assert.truthy(tostring(results[2][2]):find("HTTP/2"), tostring(results[2][2]))
+			results = {}
+			out, err, rc = support.fetch(server, "--http2-prior-knowledge " .. support.url(server, "/two"))
+			assert.same(0, rc, err)
+			assert.same("/two", out)
+			assert.same(false, results[1][1])
+			assert.truthy(tostring(results[1][2]):find(":authority", 1, true), tostring(results[1][2]))
 		end)
 
 		it("runs 60 concurrent streams on one connection, each in its own handler", function()
@@ -623,6 +687,38 @@ describe("http.server", function()
 			assert.truthy(support.pump_until(server, function() return server:connections() == 0 end, 3))
 		end)
 
+		it("add_socket serves a connected socket from elsewhere (a luasocket one here)", function()
+			local ok, socket = pcall(require, "socket")
+			if not ok then pending("luasocket not installed") end
+			local peers = {}
+			local server = support.server(function(s, stream)
+				peers[#peers + 1] = select(3, stream.connection:peername())
+				echo_path(s, stream)
+			end)
+			local l = assert(socket.bind("127.0.0.1", 0))
+			local client = assert(socket.connect("127.0.0.1", (select(2, l:getsockname()))))
+			local client_port = tonumber((select(2, client:getsockname())))
+			local ours = assert(l:accept())
+			l:close()
+			assert.same(true, server:add_socket(ours))
+			ours:close() -- the server serves its own duplicate
+			client:settimeout(0)
+			assert(client:send("GET /added HTTP/1.1\r\nHost: x\r\n\r\nGET /again HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+			local got = {}
+			assert.truthy(support.pump_until(server, function()
+				local data, err, partial = client:receive("*a")
+				got[#got + 1] = data or partial
+				return data ~= nil or err == "closed"
+			end))
+			client:close()
+			local responses = support.parse_responses(table.concat(got))
+			assert.same(2, #responses)
+			assert.same("/added", responses[1].body)
+			assert.same("/again", responses[2].body)
+			assert.same({ client_port, client_port }, peers)
+			assert.truthy(support.pump_until(server, function() return server:connections() == 0 end, 3))
+		end)
+
 		it("step(timeout) serves and otherwise waits up to timeout", function()
 			local server = support.server(echo_path)
 			-- (a step may return early, e.g. for what other servers left behind)
@@ -789,6 +885,28 @@ describe("http.server", function()
 			assert.same("/slow", slow:out())
 			-- the fast request, sent 0.2 s after the slow one, is answered first
 			assert.truthy(fast_time < slow_time, fast_time .. " vs " .. slow_time)
+		end)
+
+		it("add_socket serves one end of a cqueues socket.pair()", function()
+			if not cqueues then pending("cqueues not installed") end
+			local ours, client = require("cqueues.socket").pair()
+			local server = support.server(echo_path)
+			assert.same(true, server:add_socket(ours))
+			ours:close() -- the server serves its own duplicate
+			client:setmode("b", "b") -- no newline translation
+			client:settimeout(0)
+			assert(client:write("GET /paired HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+			assert(client:flush())
+			local raw
+			assert.truthy(support.pump_until(server, function()
+				raw = raw or client:read("*a")
+				if raw == nil then client:clearerr() end -- a timeout; the data read stays buffered
+				return raw ~= nil
+			end))
+			client:close()
+			local responses = support.parse_responses(raw)
+			assert.same(1, #responses)
+			assert.same("/paired", responses[1].body)
 		end)
 
 		it("runs inside a cqueues controller beside other cqueues work", function()

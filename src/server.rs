@@ -281,16 +281,53 @@ impl Server {
             Listener::Tcp(l) => Accept::Tcp(TcpListener::from_std(l)?),
             Listener::Unix(l) => Accept::Unix(UnixListener::from_std(l)?),
         };
-        let ctx = Ctx {
-            cfg: self.cfg.clone(),
-            queue: self.queue.clone(),
-            local: self.local.clone(),
-            closed: self.closed.subscribe(),
-            live: Arc::downgrade(&self.live),
-        };
+        let ctx = self.ctx(self.local.clone());
         let sem = self.max_concurrent.map(|n| Arc::new(Semaphore::new(n)));
         h.spawn(accept_loop(listener, ctx, self.paused.subscribe(), sem));
         self.started = true;
+        Ok(())
+    }
+}
+
+impl Server {
+    fn ctx(&self, local: Addr) -> Ctx {
+        Ctx {
+            cfg: self.cfg.clone(),
+            queue: self.queue.clone(),
+            local,
+            closed: self.closed.subscribe(),
+            live: Arc::downgrade(&self.live),
+        }
+    }
+
+    /// add_socket: serve a connected socket from elsewhere, by a duplicate of its fd `fd`.
+    fn add_socket(&self, lua: &Lua, fd: i32) -> std::io::Result<()> {
+        use std::os::fd::FromRawFd;
+        if *self.closed.borrow() {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "server is closed"));
+        }
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Owns `dup` from here: closed on any error below.
+        let sock = unsafe { socket2::Socket::from_raw_fd(dup) };
+        sock.set_nonblocking(true)?;
+        let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let _guard = h.enter();
+        let local = sock.local_addr()?;
+        if local.as_socket().is_some() {
+            let s = tokio::net::TcpStream::from_std(sock.into())?;
+            let _ = s.set_nodelay(true);
+            let ctx = self.ctx(s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown));
+            let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
+            h.spawn(serve(s, peer, ctx));
+        } else {
+            let s = tokio::net::UnixStream::from_std(sock.into())?;
+            let ctx = self.ctx(s.local_addr().map(Addr::from).unwrap_or(Addr::Unknown));
+            let peer = s.peer_addr().map(Addr::from).unwrap_or(Addr::Unknown);
+            h.spawn(serve(s, peer, ctx));
+        }
         Ok(())
     }
 }
@@ -688,6 +725,13 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                 let _ = std::fs::remove_file(path);
             }
             Ok(true)
+        })?,
+    )?;
+    m.set(
+        "add_socket",
+        method(lua, "add_socket", |lua, s: &mut Server, fd: i32| match s.add_socket(lua, fd) {
+            Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
+            Err(e) => io_fail(lua, e),
         })?,
     )?;
     m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;

@@ -128,6 +128,8 @@ impl http_body::Body for OutBody {
 pub enum Head {
     H1(oneshot::Sender<http::Response<OutBody>>),
     H2(h2::server::SendResponse<Bytes>),
+    /// A response promised to the client with push_promise (HTTP/2 server push).
+    Pushed(h2::server::SendPushedResponse<Bytes>),
     Sent,
 }
 
@@ -285,6 +287,74 @@ async fn h2_send(send: &mut h2::SendStream<Bytes>, frame: OutFrame) -> Result<bo
             Ok(false)
         }
     }
+}
+
+/// Send an HTTP/2 response head (`send` is the stream's send_response); with `full`, that is
+/// the whole body. False when the connection is gone.
+fn h2_head(
+    lua: &Lua,
+    send: impl FnOnce(http::Response<()>, bool) -> Result<h2::SendStream<Bytes>, h2::Error>,
+    status: StatusCode,
+    map: HeaderMap,
+    full: Option<Bytes>,
+    rx: Option<mpsc::Receiver<OutFrame>>,
+) -> mlua::Result<bool> {
+    let end = full.is_some();
+    let mut resp = http::Response::new(());
+    *resp.status_mut() = status;
+    *resp.headers_mut() = map;
+    let body = full.filter(|b| !b.is_empty());
+    Ok(match send(resp, end && body.is_none()) {
+        // h2 queues data beyond the peer's window and sends it as the window opens.
+        Ok(mut send) => match body {
+            Some(b) => send.send_data(b, true).is_ok(),
+            None => {
+                if let Some(rx) = rx {
+                    runtime::handle(lua)?.spawn(h2_writer(send, rx));
+                }
+                true
+            }
+        },
+        Err(_) => false,
+    })
+}
+
+/// A push_promise's request head as an http::Request: lua-http requires all four
+/// pseudo-headers.
+fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
+    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
+    let mut map = HeaderMap::with_capacity(h.len());
+    for (name, value, _) in h.iter() {
+        let slot = match name {
+            b":method" => &mut method,
+            b":scheme" => &mut scheme,
+            b":authority" => &mut authority,
+            b":path" => &mut path,
+            _ if name.first() == Some(&b':') => return Err(format!("invalid pseudo-header '{}'", String::from_utf8_lossy(name))),
+            _ => {
+                let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid header name '{}'", String::from_utf8_lossy(name)))?;
+                let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{}'", n))?;
+                map.append(n, v);
+                continue;
+            }
+        };
+        *slot = Some(value);
+    }
+    let (Some(method), Some(scheme), Some(authority), Some(path)) = (method, scheme, authority, path) else {
+        return Err("push_promise headers need :method, :scheme, :authority and :path".into());
+    };
+    let uri = http::Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(path)
+        .build()
+        .map_err(|e| format!("invalid push_promise target: {e}"))?;
+    let method = http::Method::from_bytes(method).map_err(|_| "invalid :method".to_string())?;
+    let mut req = http::Request::new(());
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = map;
+    Ok(req)
 }
 
 /// Drain an HTTP/2 stream's outgoing channel into the h2 connection.
@@ -467,6 +537,7 @@ impl Stream {
             Head::H1(_) => {
                 self.start_pump(lua)?;
             }
+            Head::Pushed(_) => return fail_msg("a pushed response has no request body", libc::EINVAL)(lua),
             Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
         }
         ok(true)(lua)
@@ -532,25 +603,8 @@ impl Stream {
                 *resp.headers_mut() = map;
                 respond.send(resp).is_ok()
             }
-            Head::H2(mut respond) => {
-                let mut resp = http::Response::new(());
-                *resp.status_mut() = status;
-                *resp.headers_mut() = map;
-                let body = full.filter(|b| !b.is_empty());
-                match respond.send_response(resp, end && body.is_none()) {
-                    // h2 queues data beyond the peer's window and sends it as the window opens.
-                    Ok(mut send) => match body {
-                        Some(b) => send.send_data(b, true).is_ok(),
-                        None => {
-                            if let Some(rx) = rx {
-                                runtime::handle(lua)?.spawn(h2_writer(send, rx));
-                            }
-                            true
-                        }
-                    },
-                    Err(_) => false,
-                }
-            }
+            Head::H2(mut respond) => h2_head(lua, |r, e| respond.send_response(r, e), status, map, full, rx)?,
+            Head::Pushed(mut respond) => h2_head(lua, |r, e| respond.send_response(r, e), status, map, full, rx)?,
             Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
         };
         if !sent {
@@ -629,6 +683,8 @@ impl Stream {
                 *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
                 let _ = respond.send_response(resp, true);
             }
+            // Nobody answered the promise: cancel it.
+            Head::Pushed(mut respond) => respond.send_reset(h2::Reason::CANCEL),
             Head::Sent => {
                 if let Some(tx) = self.body.take() {
                     let _ = tx.try_send(OutFrame::Abort);
@@ -638,6 +694,26 @@ impl Stream {
         self.ended = true;
         self.source = None;
         self.rx = None;
+    }
+
+    /// push_promise: promise the client a response to `headers` (HTTP/2 server push, before
+    /// this stream's own response head); returns the pushed stream.
+    pub fn push_promise(&mut self, lua: &Lua, headers: &Value) -> mlua::Result<MultiValue> {
+        let Head::H2(respond) = &mut self.head else {
+            let msg = if self.conn.version == 2.0 { "headers already written" } else { "push_promise needs HTTP/2" };
+            return fail_msg(msg, libc::EINVAL)(lua);
+        };
+        let (req, head) = match headers::with_headers(lua, headers, |h| push_request(h).map(|r| (r, h.clone())))? {
+            Ok(p) => p,
+            Err(e) => return runtime::error(e),
+        };
+        match respond.push_request(req) {
+            Ok(pushed) => {
+                let s = Stream::server(self.conn.clone(), head, None, Head::Pushed(pushed), None);
+                Ok(MultiValue::from_vec(vec![Value::UserData(lua.create_any_userdata(s)?)]))
+            }
+            Err(e) => fail_msg(e.to_string(), libc::EPROTO)(lua),
+        }
     }
 
     pub fn ended(&self) -> bool {
@@ -685,6 +761,10 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
             s.shutdown(lua);
             Ok(true)
         })?,
+    )?;
+    m.set(
+        "push_promise",
+        method(lua, "push_promise", |lua, s: &mut Stream, h: Value| s.push_promise(lua, &h))?,
     )?;
     m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
     m.set("ended", method(lua, "ended", |_, s: &mut Stream, ()| Ok(s.ended()))?)?;

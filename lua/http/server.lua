@@ -52,9 +52,20 @@ local function connection_of(self, ud, id)
 	return conn
 end
 
+-- A handler finished: once its connection has no request in progress, call its onidle.
+local function finished(stream)
+	local conn = stream._busy_conn
+	if not conn then return end
+	stream._busy_conn = nil
+	local busy = conn._busy - 1
+	conn._busy = busy
+	if busy == 0 and conn._onidle then conn._onidle(conn) end
+end
+
 local function run_handler(self, stream)
 	self.onstream(self, stream)
 	stream:shutdown()
+	finished(stream)
 end
 
 -- The notifier fired: start a handler for every request that arrived.
@@ -68,7 +79,10 @@ local function dispatch(self)
 	for i = 1, self._ud:take(batch) do
 		local ud, conn = batch[2 * i - 1], batch[2 * i]
 		batch[2 * i - 1], batch[2 * i] = nil, nil
-		local stream = wrap_stream(ud, connection_of(self, ud, conn), not self.cq)
+		conn = connection_of(self, ud, conn)
+		conn._busy = (conn._busy or 0) + 1
+		local stream = wrap_stream(ud, conn, not self.cq)
+		stream._busy_conn = conn
 		if self.cq then
 			self.cq:wrap(run_handler, self, stream)
 		else
@@ -93,6 +107,7 @@ local function new(options)
 	self._handler_error = function(err, stream)
 		stream:shutdown()
 		report(self, stream, "onstream", err)
+		finished(stream)
 	end
 	if self.cq == nil and package.loaded.cqueues then
 		-- The program uses cqueues: run handlers under a controller so cqueues calls inside
@@ -108,24 +123,42 @@ function server_methods:onerror(handler)
 	return old
 end
 
+-- Start running handlers for the requests Rust queues (once).
+local function start_dispatch(self)
+	if self._dispatching then return end
+	self._dispatching = true
+	subscribe(self._ud:notifier(), function() dispatch(self) end)
+	if self.cq then
+		-- Hand our completions to cqueues: it sleeps, we step.
+		local ud = self._ud
+		self.cq:wrap(function()
+			local cqueues = package.loaded.cqueues
+			while not ud:closed() do
+				cqueues.poll({ pollfd = core.pollfd, events = function() return "r" end, timeout = function() end })
+				core.step(0)
+			end
+		end)
+	end
+end
+
 function server_methods:listen()
 	if not self._listening then
 		local ok, err, errno = self._ud:listen()
 		if not ok then return nil, err, errno end
 		self._listening = true
-		subscribe(self._ud:notifier(), function() dispatch(self) end)
-		if self.cq then
-			-- Hand our completions to cqueues: it sleeps, we step.
-			local ud = self._ud
-			self.cq:wrap(function()
-				local cqueues = package.loaded.cqueues
-				while not ud:closed() do
-					cqueues.poll({ pollfd = core.pollfd, events = function() return "r" end, timeout = function() end })
-					core.step(0)
-				end
-			end)
-		end
+		start_dispatch(self)
 	end
+	return true
+end
+
+-- A connected socket from elsewhere (cqueues: pollfd(), luasocket: getfd()); the server
+-- serves a duplicate of its fd, so the caller may close its own object.
+function server_methods:add_socket(socket)
+	local getfd = socket.pollfd or socket.getfd
+	if type(getfd) ~= "function" then error("add_socket: socket object expected", 2) end
+	local ok, err, errno = self._ud:add_socket(getfd(socket))
+	if not ok then return nil, err, errno end
+	start_dispatch(self)
 	return true
 end
 

@@ -215,6 +215,14 @@ function methods:write_body_from_file(options, timeout)
 	return self:write_chunk("", true, left(deadline))
 end
 
+-- HTTP/2 server push: the promised request's stream, to write the pushed response on.
+-- (The timeout is accepted for lua-http's signature; a promise is sent without waiting.)
+function methods:push_promise(headers)
+	local ud, err, errno = S.push_promise(self._ud, headers)
+	if not ud then return nil, err, errno end
+	return wrap(ud, self.connection, self._defer)
+end
+
 function methods:shutdown()
 	self._deferred = nil
 	S.shutdown(self._ud)
