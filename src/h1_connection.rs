@@ -288,8 +288,9 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<IO> {
                 }
                 return Poll::Ready(Ok(()));
             }
-            let mut chunk = [0u8; 16 * 1024];
-            let mut rb = ReadBuf::new(&mut chunk);
+            // Uninitialised: zeroing 16 KB on every read showed up in profiles.
+            let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 16 * 1024];
+            let mut rb = ReadBuf::uninit(&mut chunk);
             std::task::ready!(Pin::new(&mut this.io).poll_read(cx, &mut rb))?;
             if rb.filled().is_empty() {
                 // EOF: give hyper what is left so it can report an incomplete message.
