@@ -715,10 +715,6 @@ impl Stream {
             Err(e) => fail_msg(e.to_string(), libc::EPROTO)(lua),
         }
     }
-
-    pub fn ended(&self) -> bool {
-        self.ended
-    }
 }
 
 /// A hyper response with no body, for answers the server gives itself (413, 503 ...).
@@ -767,7 +763,6 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
         method(lua, "push_promise", |lua, s: &mut Stream, h: Value| s.push_promise(lua, &h))?,
     )?;
     m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
-    m.set("ended", method(lua, "ended", |_, s: &mut Stream, ()| Ok(s.ended()))?)?;
     // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.
     m.set(
         "version",
