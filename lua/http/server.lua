@@ -129,14 +129,10 @@ local function start_dispatch(self)
 	self._dispatching = true
 	subscribe(self._ud:notifier(), function() dispatch(self) end)
 	if self.cq then
-		-- Hand our completions to cqueues: it sleeps, we step.
+		-- Hand our completions to cqueues: inside its controller, pump lets cqueues sleep.
 		local ud = self._ud
 		self.cq:wrap(function()
-			local cqueues = package.loaded.cqueues
-			while not ud:closed() do
-				cqueues.poll({ pollfd = core.pollfd, events = function() return "r" end, timeout = function() end })
-				core.step(0)
-			end
+			while not ud:closed() do pump() end
 		end)
 	end
 end
