@@ -14,6 +14,7 @@ mod hpack;
 mod hsts;
 mod proxies;
 mod server;
+mod socket;
 mod stream_common;
 mod tls;
 mod util;
@@ -39,6 +40,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("hpack", hpack::open(lua)?)?;
     core.set("stream", stream_common::open(lua)?)?;
     core.set("server", server::open(lua)?)?;
+    core.set("socket", socket::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }

@@ -5,6 +5,7 @@
 use crate::connection_common::{Addr, Conn};
 use crate::headers::Headers;
 use crate::runtime::{self, Notifier};
+use crate::socket::{io_fail, Socket};
 use crate::stream_common::{headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
@@ -80,10 +81,6 @@ pub struct Server {
     /// The listening socket while the accept loop owns it (see `close`).
     listen_fd: Option<i32>,
     live: Arc<()>,
-}
-
-fn io_fail(lua: &Lua, e: std::io::Error) -> mlua::Result<mlua::MultiValue> {
-    runtime::fail_msg(e.to_string(), e.raw_os_error().unwrap_or(libc::EIO))(lua)
 }
 
 impl Server {
@@ -302,32 +299,14 @@ impl Server {
 
     /// add_socket: serve a connected socket from elsewhere, by a duplicate of its fd `fd`.
     fn add_socket(&self, lua: &Lua, fd: i32) -> std::io::Result<()> {
-        use std::os::fd::FromRawFd;
         if *self.closed.borrow() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "server is closed"));
         }
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // Owns `dup` from here: closed on any error below.
-        let sock = unsafe { socket2::Socket::from_raw_fd(dup) };
-        sock.set_nonblocking(true)?;
         let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
         let _guard = h.enter();
-        let local = sock.local_addr()?;
-        if local.as_socket().is_some() {
-            let s = tokio::net::TcpStream::from_std(sock.into())?;
-            let _ = s.set_nodelay(true);
-            let ctx = self.ctx(s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown));
-            let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-            h.spawn(serve(s, peer, ctx));
-        } else {
-            let s = tokio::net::UnixStream::from_std(sock.into())?;
-            let ctx = self.ctx(s.local_addr().map(Addr::from).unwrap_or(Addr::Unknown));
-            let peer = s.peer_addr().map(Addr::from).unwrap_or(Addr::Unknown);
-            h.spawn(serve(s, peer, ctx));
-        }
+        let mut s = Socket::from_fd(fd)?;
+        let io = s.take().map_err(|f| std::io::Error::other(f.msg))?;
+        h.spawn(serve(io, s.peer, self.ctx(s.local)));
         Ok(())
     }
 }
@@ -538,7 +517,9 @@ where
     let svc_conn = conn.clone();
     let queue = ctx.queue.clone();
     let cfg = ctx.cfg.clone();
-    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let connect = req.method() == http::Method::CONNECT;
+        let upgrade = (connect || req.headers().contains_key(http::header::UPGRADE)).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
@@ -546,7 +527,11 @@ where
         }
         let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
-        queue.push(Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body));
+        let stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        queue.push(match upgrade {
+            Some(u) => stream.with_upgrade(u, connect),
+            None => stream,
+        });
         let answer: Answer = Box::pin(async move {
             Ok(rx.await.unwrap_or_else(|_| plain_response(http::StatusCode::SERVICE_UNAVAILABLE)))
         });

@@ -158,6 +158,9 @@ pub struct Stream {
     ended: bool,
     /// Largest request body accepted (413 past it).
     max_body: Option<u64>,
+    /// An HTTP/1 request that may switch protocols (Upgrade, or CONNECT when `.1`): the
+    /// connection's socket once the answer went out.
+    upgrade: Option<(hyper::upgrade::OnUpgrade, bool)>,
 }
 
 pub fn headers_from_map(h: &mut Headers, map: &HeaderMap) {
@@ -383,7 +386,45 @@ impl Stream {
             body: None,
             ended: false,
             max_body,
+            upgrade: None,
         }
+    }
+
+    /// Let `take_socket` have the connection after a 101 (or a 2xx answer to a CONNECT).
+    pub fn with_upgrade(mut self, upgrade: hyper::upgrade::OnUpgrade, connect: bool) -> Stream {
+        self.upgrade = Some((upgrade, connect));
+        self
+    }
+
+    /// A head that hands the connection over: it has no body.
+    fn switches(&self, status: StatusCode) -> bool {
+        match &self.upgrade {
+            Some((_, connect)) => status == StatusCode::SWITCHING_PROTOCOLS || *connect && status.is_success(),
+            None => false,
+        }
+    }
+
+    /// take_socket: after the head that switched protocols, the connection's socket.
+    pub fn take_socket(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        self.flush(lua)?;
+        if !matches!(self.head, Head::Sent) {
+            return fail_msg("take_socket before the response head", libc::EINVAL)(lua);
+        }
+        let Some((upgrade, _)) = self.upgrade.take() else {
+            return fail_msg("the connection did not switch protocols", libc::EINVAL)(lua);
+        };
+        let conn = self.conn.clone();
+        runtime::start(lua, runtime::timeout_arg(timeout), async move {
+            match upgrade.await {
+                Ok(up) => {
+                    let io = Box::new(hyper_util::rt::TokioIo::new(up));
+                    let socket = crate::socket::Socket::new(io, conn.local.clone(), conn.peer.clone(), conn.tls.clone());
+                    let outcome: Outcome = Box::new(move |lua: &Lua| socket.push(lua));
+                    outcome
+                }
+                Err(e) => fail_msg(format!("upgrade failed: {e}"), libc::EPIPE),
+            }
+        })
     }
 
     fn start_pump(&mut self, lua: &Lua) -> mlua::Result<()> {
@@ -564,6 +605,9 @@ impl Stream {
             Ok(p) => p,
             Err(e) => return runtime::error(e),
         };
+        if self.switches(status) {
+            return self.send_head(lua, status, map, Some(Bytes::new()));
+        }
         if status.is_informational() {
             if status == StatusCode::CONTINUE {
                 return self.write_continue(lua);
@@ -763,6 +807,7 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
         method(lua, "push_promise", |lua, s: &mut Stream, h: Value| s.push_promise(lua, &h))?,
     )?;
     m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
+    m.set("take_socket", method(lua, "take_socket", |lua, s: &mut Stream, t: Option<f64>| s.take_socket(lua, t))?)?;
     // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.
     m.set(
         "version",
