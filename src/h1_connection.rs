@@ -79,6 +79,8 @@ fn check_head(buf: &[u8]) -> Verdict {
             return Verdict::Reject(VERSION_NOT_SUPPORTED);
         }
     }
+    // After a protocol switch (Upgrade, CONNECT) the bytes are not HTTP: pass them through.
+    let mut switch = line.starts_with(b"CONNECT ");
     let (mut cl, mut te, mut chunked) = (None, false, false);
     for raw in head[line_end..].split(|&b| b == b'\n') {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -89,12 +91,16 @@ fn check_head(buf: &[u8]) -> Verdict {
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             te = true;
             chunked = value.len() >= 7 && value[value.len() - 7..].eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            switch = true;
         }
     }
     if te && cl.is_some() {
         return Verdict::Reject(BAD_REQUEST);
     }
-    let next = if chunked {
+    let next = if switch {
+        State::Closed
+    } else if chunked {
         State::Chunked(Chunk::Size { size: 0, digits: false, ext: false })
     } else if te {
         // Not chunked-last: hyper rejects it; stop following.
@@ -207,6 +213,8 @@ impl<IO> Guard<IO> {
                         *c = n;
                     }
                 }
+                // Not HTTP any more (or not followed): all of it passes.
+                State::Closed => return data.len(),
                 _ => return used,
             }
         }
@@ -368,6 +376,22 @@ mod tests {
         let (passed, answered) = run(&input);
         assert!(passed.is_empty(), "{} bytes passed", passed.len());
         assert!(answered.starts_with(b"HTTP/1.1 431 "));
+    }
+
+    #[test]
+    fn passes_what_follows_an_upgrade_request_at_once() {
+        // Not at EOF: the bytes after the head are no head to wait for.
+        let input = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\x81\x85abcd\x09\x07\x0f\x08\x0e";
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        rt.block_on(async {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            client.write_all(input).await.unwrap();
+            let mut g = Guard::new(server);
+            let mut passed = vec![0u8; input.len()];
+            let read = tokio::time::timeout(std::time::Duration::from_secs(1), g.read_exact(&mut passed)).await;
+            assert!(read.is_ok(), "the frame after the upgrade head was held back");
+            assert_eq!(passed, input.to_vec());
+        });
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod stream_common;
 mod tls;
 mod util;
 mod version;
+mod websocket;
 mod zlib;
 
 use mlua::{Lua, Table};
@@ -42,5 +43,6 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("server", server::open(lua)?)?;
     core.set("socket", socket::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
+    core.set("websocket", websocket::open(lua)?)?;
     Ok(core)
 }

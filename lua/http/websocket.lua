@@ -1,0 +1,228 @@
+-- http.websocket: the opening handshake (header checks, negotiation, the 101) is here, over
+-- http.server streams and http.client connections; the connection itself runs in Rust
+-- (src/websocket/), which this file calls through core.await.
+local core = require "http.core"
+local new_headers = require "http.headers".new
+
+local W = core.websocket
+local await = core.await
+local receive, send, ready_state = W.receive, W.send, W.ready_state
+local EINVAL, EPIPE, ENOTCONN = 22, 32, 107
+
+local methods = {
+	-- seconds to wait for the peer's close frame after sending ours
+	close_timeout = 3,
+	-- largest message accepted (bytes; nil: no limit); a larger one is refused with close code 1009
+	max_message_size = 64 * 1024 * 1024,
+}
+local mt = { __name = "http.websocket", __index = methods }
+
+function mt:__tostring()
+	return string.format("http.websocket{type=%q;readyState=%d}", self.type, self.readyState)
+end
+
+local function not_connected(op)
+	return nil, op .. ": Transport endpoint is not connected", ENOTCONN
+end
+
+-- The comma-separated tokens of a header, lower-cased when `lower` (nil if it is absent).
+local function tokens(headers, name, lower)
+	if not headers:has(name) then return nil end
+	local list, set = {}, {}
+	for item in headers:get_comma_separated(name):gmatch("[^,]+") do
+		item = item:match("^[ \t]*(.-)[ \t]*$")
+		if lower then item = item:lower() end
+		if item ~= "" then
+			list[#list + 1] = item
+			set[item] = true
+		end
+	end
+	return list, set
+end
+
+local function is_token(s)
+	return s:find("^[!#$%%&'*+%-.^_`|~%w]+$") ~= nil
+end
+
+-- A server websocket for the upgrade request `headers` on `stream`, or nil, message, EINVAL if
+-- the request is not a websocket upgrade. Nothing is sent: handlers may try it on any request.
+local function new_from_stream(stream, headers)
+	local connection = stream.connection
+	if connection == nil or connection.type ~= "server" then
+		error("new_from_stream: a server stream expected", 2)
+	end
+	if connection.version ~= 1.1 then
+		if connection.version == 1.0 then
+			return nil, "upgrade headers MUST be ignored in HTTP 1.0", EINVAL
+		end
+		return nil, "websockets are only supported over HTTP/1.1", EINVAL
+	end
+	local _, upgrade = tokens(headers, "upgrade", true)
+	if not (upgrade and upgrade.websocket) then
+		return nil, "upgrade header not websocket", EINVAL
+	end
+	local _, conn = tokens(headers, "connection", true)
+	if not (conn and conn.upgrade) then
+		return nil, "connection header doesn't contain upgrade", EINVAL
+	end
+	if headers:get(":method") ~= "GET" then
+		return nil, "websocket upgrade requires a GET request", EINVAL
+	end
+	local key = headers:get("sec-websocket-key")
+	if key == nil or key == "" then
+		return nil, "missing sec-websocket-key", EINVAL
+	end
+	if headers:get("sec-websocket-version") ~= "13" then
+		return nil, "unsupported sec-websocket-version", EINVAL
+	end
+	local offered = {}
+	local protocols = tokens(headers, "sec-websocket-protocol", false)
+	if protocols then
+		for _, p in ipairs(protocols) do
+			if not is_token(p) then return nil, "invalid sec-websocket-protocol header", EINVAL end
+			offered[p] = true
+		end
+	end
+	return setmetatable({
+		type = "server",
+		readyState = 0,
+		stream = stream,
+		request_headers = headers,
+		_key = key,
+		_offered = offered,
+	}, mt)
+end
+
+-- Run the connection over `sock` (the upgraded socket).
+function methods:_open(sock, client)
+	local ud, err, errno = W.new(sock, client, self.max_message_size, self.close_timeout)
+	if not ud then return nil, err, errno end
+	self._ud = ud
+	self.readyState = 1
+	return true
+end
+
+local function deadline_of(timeout)
+	return timeout and core.monotime() + timeout
+end
+
+local function left(deadline)
+	return deadline and deadline - core.monotime()
+end
+
+function methods:accept(options, timeout)
+	if self.type ~= "server" or self.readyState ~= 0 then
+		error("accept: a server websocket from new_from_stream expected", 2)
+	end
+	options = options or {}
+	local deadline = deadline_of(timeout)
+	local h = options.headers and options.headers:clone() or new_headers()
+	h:upsert(":status", "101")
+	h:upsert("upgrade", "websocket")
+	h:upsert("sec-websocket-accept", W.accept_key(self._key))
+	-- the first of the server's protocols that the client offered
+	if options.protocols then
+		for _, p in ipairs(options.protocols) do
+			if self._offered[p] then
+				self.protocol = p
+				h:upsert("sec-websocket-protocol", p)
+				break
+			end
+		end
+	end
+	h:upsert("connection", "upgrade")
+	local stream = self.stream
+	local ok, err, errno = stream:write_headers(h, false, timeout)
+	if not ok then return nil, err, errno end
+	local sock
+	sock, err, errno = stream:take_socket(left(deadline))
+	if not sock then return nil, err, errno end
+	return self:_open(sock, false)
+end
+
+function methods:receive(timeout)
+	local ud = self._ud
+	if ud == nil then return not_connected("receive") end
+	local data, opcode, code = await(receive(ud, timeout))
+	if data == nil then self.readyState = ready_state(ud) end
+	return data, opcode, code
+end
+
+-- Lua 5.1 cannot yield from a generic-for iterator: there each() waits by pumping the
+-- scheduler (other coroutines keep running) instead of suspending.
+local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
+
+local function pumped(a, b, ...)
+	if a == nil and type(b) == "userdata" then
+		while not b:done() do
+			local ok, err = core.step(nil)
+			if not ok then error(err, 0) end
+		end
+		return b:result()
+	end
+	return a, b, ...
+end
+
+-- Messages until the connection ends (the end itself, a close or an error, ends the loop).
+function methods:each()
+	return function()
+		local ud = self._ud
+		if ud == nil then return nil end
+		local data, opcode
+		if for_can_yield then
+			data, opcode = await(receive(ud))
+		else
+			data, opcode = pumped(receive(ud))
+		end
+		if data == nil then
+			self.readyState = ready_state(ud)
+			return nil
+		end
+		return data, opcode
+	end
+end
+
+function methods:send(data, opcode, timeout)
+	if type(data) ~= "string" then error("send: data must be a string", 2) end
+	local ud = self._ud
+	if ud == nil then return not_connected("send_frame") end
+	return await(send(ud, data, opcode, timeout))
+end
+
+-- frame: { opcode = n, data = "", FIN = bool, RSV1/RSV2/RSV3 = bool, MASK = bool }
+function methods:send_frame(frame, timeout)
+	if type(frame) ~= "table" then error("send_frame: frame table expected", 2) end
+	local ud = self._ud
+	if ud == nil then return not_connected("send_frame") end
+	return await(W.send_frame(ud, frame, timeout))
+end
+
+function methods:send_ping(data, timeout)
+	return self:send(data or "", 0x9, timeout)
+end
+
+function methods:send_pong(data, timeout)
+	return self:send(data or "", 0xA, timeout)
+end
+
+function methods:close(code, reason, timeout)
+	code = code or 1000
+	if type(code) ~= "number" or code < 1000 or code > 4999 or code % 1 ~= 0 then
+		error("close: code must be an integer from 1000 to 4999", 2)
+	end
+	if reason ~= nil and type(reason) ~= "string" then error("close: reason must be a string", 2) end
+	local ud = self._ud
+	if ud == nil then
+		self.readyState = 3
+		return true
+	end
+	local ok, err, errno = await(W.close(ud, code, reason, self.close_timeout, timeout))
+	self.readyState = ready_state(ud)
+	return ok, err, errno
+end
+
+return {
+	new_from_stream = new_from_stream,
+	methods = methods,
+	mt = mt,
+}

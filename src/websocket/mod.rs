@@ -1,0 +1,293 @@
+//! http.websocket's core: a connected WebSocket (RFC 6455) over a socket the HTTP layer handed
+//! over after the upgrade. The handshake itself (headers, negotiation) is in
+//! lua/http/websocket.lua; this file runs the connection (driver.rs) and gives Lua
+//! `receive`, `send`, `send_frame` and `close`. A message that already arrived and a frame that
+//! fits the send queue complete at once; only real waiting returns a token.
+
+mod driver;
+
+use crate::runtime::{self, fail_msg, ok, Outcome};
+use crate::socket::Socket;
+use bytes::Bytes;
+use driver::{Driver, End, Out, Shared};
+use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame, FrameHeader};
+
+/// Sends complete at once while less than this is waiting to be written; past it a send waits
+/// until its frame is written, so a slow peer holds memory to about this much.
+const SEND_QUEUE_BYTES: usize = 1 << 20;
+
+pub struct Ws {
+    shared: Arc<Shared>,
+    /// None once `close` was called.
+    out: Option<mpsc::Sender<Out>>,
+    client: bool,
+}
+
+/// lua-http's `nil, "<op>: <strerror>", errno`.
+fn os_fail(lua: &Lua, op: &str, errno: i32) -> mlua::Result<MultiValue> {
+    fail_msg(format!("{op}: {}", runtime::strerror(errno)), errno)(lua)
+}
+
+/// What `receive` found.
+enum Got {
+    Message(Bytes, bool),
+    End(End),
+    /// The end was already reported.
+    Gone,
+}
+
+impl Got {
+    fn push(self, lua: &Lua) -> mlua::Result<MultiValue> {
+        match self {
+            Got::Message(data, binary) => {
+                (lua.create_string(&data)?, if binary { "binary" } else { "text" }).into_lua_multi(lua)
+            }
+            Got::End(End::Closed { code, reason }) => (Value::Nil, reason, code).into_lua_multi(lua),
+            Got::End(End::Failed { msg, errno }) => fail_msg(format!("receive: {msg}"), errno)(lua),
+            Got::End(End::Abnormal) => {
+                (Value::Nil, "connection closed without a closing handshake", 1006).into_lua_multi(lua)
+            }
+            Got::Gone => os_fail(lua, "receive", libc::EPIPE),
+        }
+    }
+}
+
+/// The next message, or the end once every message was taken (then EPIPE); None: wait.
+fn take(shared: &Shared) -> Option<Got> {
+    let mut inbox = shared.inbox.lock().unwrap();
+    if inbox.reported {
+        return Some(Got::Gone);
+    }
+    if let Some((data, binary)) = inbox.pop() {
+        return Some(Got::Message(data, binary));
+    }
+    let end = inbox.end.clone()?;
+    inbox.reported = true;
+    Some(Got::End(end))
+}
+
+/// Wait on the runtime until `ready` gives an answer (it is asked again on every change).
+async fn wait_for<T>(shared: &Shared, mut ready: impl FnMut(&Shared) -> Option<T>) -> T {
+    loop {
+        let notified = shared.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(v) = ready(shared) {
+            return v;
+        }
+        notified.await;
+    }
+}
+
+fn random_mask() -> [u8; 4] {
+    let mut key = [0u8; 4];
+    // SAFETY: getrandom writes at most 4 bytes into `key`.
+    unsafe { libc::getrandom(key.as_mut_ptr().cast(), key.len(), 0) };
+    key
+}
+
+impl Ws {
+    fn new(lua: &Lua, socket: &mut Socket, client: bool, max_message: Option<usize>, close_timeout: f64) -> mlua::Result<Result<Ws, crate::stream_common::Failure>> {
+        let io = match socket.take() {
+            Ok(io) => io,
+            Err(f) => return Ok(Err(f)),
+        };
+        let shared = Arc::new(Shared::default());
+        let timeout = runtime::timeout_arg(Some(close_timeout)).unwrap_or(Duration::MAX);
+        let (driver, tx) = Driver::new(io, client, max_message, timeout, shared.clone());
+        runtime::handle(lua)?.spawn(driver);
+        Ok(Ok(Ws { shared, out: Some(tx), client }))
+    }
+
+    fn receive(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        if let Some(got) = take(&self.shared) {
+            return got.push(lua);
+        }
+        let shared = self.shared.clone();
+        runtime::start(lua, runtime::timeout_arg(timeout), async move {
+            let got = wait_for(&shared, take).await;
+            let outcome: Outcome = Box::new(move |lua: &Lua| got.push(lua));
+            outcome
+        })
+    }
+
+    /// Queue one frame; waits only when the queue is full or holds too many bytes.
+    fn send(&mut self, lua: &Lua, mut frame: Frame, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        let tx = match &self.out {
+            Some(tx) if !self.shared.closing.load(Ordering::Acquire) => tx,
+            _ => return os_fail(lua, "send_frame", libc::EPIPE),
+        };
+        if self.client {
+            frame.header_mut().mask = None; // tungstenite masks every client frame itself
+        }
+        let queued = self.shared.queued.fetch_add(frame.len(), Ordering::AcqRel) + frame.len();
+        let (ack, written) = if queued > SEND_QUEUE_BYTES {
+            let (a, w) = oneshot::channel();
+            (Some(a), Some(w))
+        } else {
+            (None, None)
+        };
+        let out = Out::Frame(frame, ack);
+        let out = match written {
+            None => match tx.try_send(out) {
+                Ok(()) => return ok(true)(lua),
+                Err(mpsc::error::TrySendError::Closed(_)) => return os_fail(lua, "send_frame", libc::EPIPE),
+                Err(mpsc::error::TrySendError::Full(out)) => out,
+            },
+            Some(_) => out,
+        };
+        let tx = tx.clone();
+        runtime::start(lua, runtime::timeout_arg(timeout), async move {
+            let sent = tx.send(out).await.is_ok();
+            let done = match written {
+                Some(w) => sent && w.await.is_ok(),
+                None => sent,
+            };
+            if done {
+                ok(true)
+            } else {
+                fail_msg(format!("send_frame: {}", runtime::strerror(libc::EPIPE)), libc::EPIPE)
+            }
+        })
+    }
+
+    /// Start the closing handshake and wait for the connection to end.
+    fn close(&mut self, lua: &Lua, code: u16, reason: &str, close_timeout: f64, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+        let shared = self.shared.clone();
+        let tx = self.out.take();
+        {
+            let mut inbox = shared.inbox.lock().unwrap();
+            inbox.reported = true;
+            if tx.is_none() && inbox.finished {
+                return ok(true)(lua);
+            }
+        }
+        let grace = runtime::timeout_arg(Some(close_timeout)).unwrap_or(Duration::MAX);
+        let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+        runtime::start(lua, runtime::timeout_arg(timeout), async move {
+            if let Some(tx) = tx {
+                let _ = tx.send(Out::Close(frame, grace)).await;
+            }
+            wait_for(&shared, |s| s.inbox.lock().unwrap().finished.then_some(())).await;
+            ok(true)
+        })
+    }
+
+    /// lua-http's readyState: 1 open, 2 closing, 3 closed.
+    fn ready_state(&self) -> u8 {
+        if self.shared.inbox.lock().unwrap().finished {
+            3
+        } else if self.out.is_none() || self.shared.closing.load(Ordering::Acquire) {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// A frame from lua-http's fields: opcode (0-15), FIN, RSV1-3, MASK.
+fn build_frame(data: &[u8], opcode: u8, fin: bool, rsv: [bool; 3], mask: bool) -> mlua::Result<Frame> {
+    if opcode > 15 {
+        return runtime::error("Invalid WebSocket opcode");
+    }
+    let opcode = OpCode::from(opcode);
+    if matches!(opcode, OpCode::Control(_)) && data.len() > 125 {
+        return runtime::error("control frame payload too long (more than 125 bytes)");
+    }
+    let header = FrameHeader {
+        is_final: fin,
+        rsv1: rsv[0],
+        rsv2: rsv[1],
+        rsv3: rsv[2],
+        opcode,
+        mask: mask.then(random_mask),
+    };
+    Ok(Frame::from_payload(header, Bytes::copy_from_slice(data)))
+}
+
+/// send's opcode: nil or "text" (1), "binary" (2), or a number.
+fn opcode_arg(v: &Value) -> mlua::Result<u8> {
+    match v {
+        Value::Nil => Ok(1),
+        Value::String(s) if s.as_bytes().as_ref() == b"text" => Ok(1),
+        Value::String(s) if s.as_bytes().as_ref() == b"binary" => Ok(2),
+        Value::Integer(n) if (0..=15).contains(n) => Ok(*n as u8),
+        Value::Number(n) if n.fract() == 0.0 && (0.0..=15.0).contains(n) => Ok(*n as u8),
+        _ => runtime::error("Invalid WebSocket opcode"),
+    }
+}
+
+fn flag(frame: &Table, name: &str) -> mlua::Result<bool> {
+    Ok(!matches!(frame.get::<Value>(name)?, Value::Nil | Value::Boolean(false)))
+}
+
+pub fn open(lua: &Lua) -> mlua::Result<Table> {
+    use runtime::{function, method};
+    let t = lua.create_table()?;
+    // new(socket, client, max_message_size, close_timeout): the connection over an upgraded
+    // socket (the socket is used up); nil, msg, errno if it was already taken.
+    t.set(
+        "new",
+        function(lua, "new", |lua, (sock, client, max, close_timeout): (mlua::AnyUserData, bool, Option<f64>, f64)| {
+            let mut sock = sock.borrow_mut::<Socket>().map_err(|_| mlua::Error::RuntimeError("socket expected".into()))?;
+            let max = max.filter(|m| m.is_finite() && *m >= 0.0).map(|m| m as usize);
+            match Ws::new(lua, &mut sock, client, max, close_timeout)? {
+                Ok(ws) => (lua.create_any_userdata(ws)?,).into_lua_multi(lua),
+                Err(f) => fail_msg(f.msg, f.errno)(lua),
+            }
+        })?,
+    )?;
+    t.set(
+        "accept_key",
+        function(lua, "accept_key", |_, key: mlua::LuaString| {
+            Ok(tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key.as_bytes()))
+        })?,
+    )?;
+    t.set(
+        "new_key",
+        function(lua, "new_key", |_, ()| Ok(tokio_tungstenite::tungstenite::handshake::client::generate_key()))?,
+    )?;
+    t.set("receive", method(lua, "receive", |lua, ws: &mut Ws, timeout: Option<f64>| ws.receive(lua, timeout))?)?;
+    t.set(
+        "send",
+        method(lua, "send", |lua, ws: &mut Ws, (data, opcode, timeout): (mlua::LuaString, Value, Option<f64>)| {
+            let frame = build_frame(&data.as_bytes(), opcode_arg(&opcode)?, true, [false; 3], false)?;
+            ws.send(lua, frame, timeout)
+        })?,
+    )?;
+    t.set(
+        "send_frame",
+        method(lua, "send_frame", |lua, ws: &mut Ws, (frame, timeout): (Table, Option<f64>)| {
+            let opcode = match frame.get::<Value>("opcode")? {
+                Value::Nil => return runtime::error("Invalid WebSocket opcode"),
+                v => opcode_arg(&v)?,
+            };
+            let data: Option<mlua::LuaString> = frame.get("data")?;
+            let data = data.as_ref().map(|d| d.as_bytes());
+            let rsv = [flag(&frame, "RSV1")?, flag(&frame, "RSV2")?, flag(&frame, "RSV3")?];
+            let f = build_frame(data.as_deref().unwrap_or(b""), opcode, flag(&frame, "FIN")?, rsv, flag(&frame, "MASK")?)?;
+            ws.send(lua, f, timeout)
+        })?,
+    )?;
+    t.set(
+        "close",
+        method(lua, "close", |lua, ws: &mut Ws, (code, reason, grace, timeout): (u16, Option<mlua::LuaString>, f64, Option<f64>)| {
+            let reason = reason.map(|r| r.to_str().map(|s| s.to_string())).transpose()
+                .map_err(|_| mlua::Error::RuntimeError("close reason must be valid UTF-8".into()))?;
+            let reason = reason.unwrap_or_default();
+            if reason.len() > 123 {
+                return runtime::error("close reason too long (more than 123 bytes)");
+            }
+            ws.close(lua, code, &reason, grace, timeout)
+        })?,
+    )?;
+    t.set("ready_state", method(lua, "ready_state", |_, ws: &mut Ws, ()| Ok(ws.ready_state()))?)?;
+    runtime::register_type::<Ws>(lua, &lua.create_table()?, |_| {})?;
+    Ok(t)
+}
