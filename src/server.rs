@@ -530,6 +530,9 @@ where
         let connect = req.method() == http::Method::CONNECT;
         let upgrade = (connect || req.headers().contains_key(http::header::UPGRADE)).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
+        if parts.version == http::Version::HTTP_10 {
+            svc_conn.set_version(1.0);
+        }
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
             return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));

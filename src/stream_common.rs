@@ -705,7 +705,7 @@ impl Stream {
     /// Client: send the request head (and start reading the response).
     fn send_request(&mut self, lua: &Lua, headers: &Value, end: bool) -> mlua::Result<MultiValue> {
         let tls = self.conn.tls.is_some();
-        let parts = match headers::with_headers(lua, headers, |h| crate::client::parts(h, self.conn.version, tls))? {
+        let parts = match headers::with_headers(lua, headers, |h| crate::client::parts(h, self.conn.version(), tls))? {
             Ok(p) => p,
             Err(e) => return runtime::error(e),
         };
@@ -835,7 +835,7 @@ impl Stream {
     /// this stream's own response head); returns the pushed stream.
     pub fn push_promise(&mut self, lua: &Lua, headers: &Value) -> mlua::Result<MultiValue> {
         let Head::H2(respond) = &mut self.head else {
-            let msg = if self.conn.version == 2.0 { "headers already written" } else { "push_promise needs HTTP/2" };
+            let msg = if self.conn.version() == 2.0 { "headers already written" } else { "push_promise needs HTTP/2" };
             return fail_msg(msg, libc::EINVAL)(lua);
         };
         let (req, head) = match headers::with_headers(lua, headers, |h| push_request(h).map(|r| (r, h.clone())))? {
@@ -910,7 +910,7 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     m.set(
         "version",
         method(lua, "version", |_, s: &mut Stream, ()| {
-            Ok(if s.conn.version == 2.0 { Value::Integer(2) } else { Value::Number(s.conn.version) })
+            Ok(s.conn.lua_version())
         })?,
     )?;
     m.set("localname", method(lua, "localname", |lua, s: &mut Stream, ()| s.conn.local.push(lua))?)?;
