@@ -6,7 +6,7 @@ use crate::connection_common::{Addr, Conn};
 use crate::headers::Headers;
 use crate::runtime::{self, Notifier};
 use crate::socket::{io_fail, Socket};
-use crate::stream_common::{headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
+use crate::stream_common::{gzip_coded, headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 use std::convert::Infallible;
@@ -539,7 +539,10 @@ where
         }
         let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
-        let stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        let mut stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        if gzip_coded(&parts.headers) {
+            stream.decode_content();
+        }
         queue.push(match upgrade {
             Some(u) => stream.with_upgrade(u, connect),
             None => stream,
