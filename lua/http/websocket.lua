@@ -2,12 +2,14 @@
 -- http.server streams and http.client connections; the connection itself runs in Rust
 -- (src/websocket/), which this file calls through core.await.
 local core = require "http.core"
+local client = require "http.client"
 local new_headers = require "http.headers".new
+local http_version = require "http.version"
 
 local W = core.websocket
-local await = core.await
+local wait = core.wait
 local receive, send, ready_state = W.receive, W.send, W.ready_state
-local EINVAL, EPIPE, ENOTCONN = 22, 32, 107
+local EINVAL, ENOTCONN = 22, 107
 
 local methods = {
 	-- seconds to wait for the peer's close frame after sending ours
@@ -19,6 +21,14 @@ local mt = { __name = "http.websocket", __index = methods }
 
 function mt:__tostring()
 	return string.format("http.websocket{type=%q;readyState=%d}", self.type, self.readyState)
+end
+
+-- A Rust call's results, or (given `nil, token`) what the token ends with: the same values
+-- lua-http returns, no more.
+local function await(...)
+	local a, b = ...
+	if a == nil and type(b) == "userdata" then return wait(b) end
+	return ...
 end
 
 local function not_connected(op)
@@ -93,6 +103,64 @@ local function new_from_stream(stream, headers)
 	}, mt)
 end
 
+-- host (without brackets), port and path of a ws:// or wss:// URI; nil if malformed.
+local function parse_uri(uri)
+	local scheme, authority, path = uri:match("^(%a[%w+.-]*)://([^/?#]*)([^#]*)")
+	if not scheme then return nil end
+	scheme = scheme:lower()
+	if scheme ~= "ws" and scheme ~= "wss" then return nil, "scheme not valid" end
+	authority = authority:match("@(.*)$") or authority
+	local host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
+	if not host then host, port = authority:match("^([^:%[%]]+):?(%d*)$") end
+	if not host then return nil end
+	port = tonumber(port) or (scheme == "wss" and 443 or 80)
+	if port > 65535 then return nil end
+	if path:sub(1, 1) ~= "/" then path = "/" .. path end
+	return scheme, host:lower(), port, path
+end
+
+-- A client websocket for `uri` (ws:// or wss://), offering `protocols` (a list) to the server;
+-- nothing is sent before connect().
+local function new_from_uri(uri, protocols)
+	if type(uri) ~= "string" then error("new_from_uri: uri must be a string", 2) end
+	local scheme, host, port, path = parse_uri(uri)
+	if not scheme then error("new_from_uri: " .. (host or "invalid URI"), 2) end
+	local offered = {}
+	if protocols ~= nil then
+		if type(protocols) ~= "table" then error("new_from_uri: protocols must be a list", 2) end
+		for _, p in ipairs(protocols) do
+			if type(p) ~= "string" or not is_token(p) or offered[p] then
+				error("new_from_uri: invalid or repeated protocol " .. tostring(p), 2)
+			end
+			offered[p] = true
+		end
+	end
+	local tls = scheme == "wss"
+	local authority = host:find(":", 1, true) and "[" .. host .. "]" or host
+	if port ~= (tls and 443 or 80) then authority = authority .. ":" .. port end
+	local key = W.new_key()
+	local h = new_headers()
+	h:append(":method", "GET")
+	h:append(":authority", authority)
+	h:append(":path", path)
+	h:append(":scheme", tls and "https" or "http")
+	h:append("user-agent", http_version.name .. "/" .. http_version.version)
+	h:append("upgrade", "websocket")
+	h:append("connection", "upgrade")
+	h:append("sec-websocket-key", key)
+	h:append("sec-websocket-version", "13")
+	if protocols and protocols[1] then h:append("sec-websocket-protocol", table.concat(protocols, ", ")) end
+	return setmetatable({
+		type = "client",
+		readyState = 0,
+		-- what connect() sends: the fields of an http.request (host, port, tls, ctx, headers),
+		-- so headers (origin, cookies ...) can be added before connecting
+		request = { host = host, port = port, tls = tls, headers = h },
+		key = key,
+		_offered = offered,
+	}, mt)
+end
+
 -- Run the connection over `sock` (the upgraded socket).
 function methods:_open(sock, client)
 	local ud, err, errno = W.new(sock, client, self.max_message_size, self.close_timeout)
@@ -140,12 +208,70 @@ function methods:accept(options, timeout)
 	return self:_open(sock, false)
 end
 
+-- The opening handshake's HTTP exchange: the response head and its stream.
+local function go(request, timeout)
+	local deadline = deadline_of(timeout)
+	local conn, err, errno = client.connect({
+		host = request.host, port = request.port, tls = request.tls, ctx = request.ctx, version = 1.1,
+	}, timeout)
+	if not conn then return nil, err, errno end
+	local stream = conn:new_stream()
+	local ok
+	ok, err, errno = stream:write_headers(request.headers, true, left(deadline))
+	if not ok then
+		conn:close()
+		return nil, err, errno
+	end
+	local h
+	h, err, errno = stream:get_headers(left(deadline))
+	if not h then
+		conn:close()
+		return nil, err, errno
+	end
+	return h, stream
+end
+
+-- Why a server's answer to our upgrade request is not a websocket handshake, or nil.
+local function bad_answer(self, h)
+	if h:get(":status") ~= "101" then return "server did not switch protocols (status " .. tostring(h:get(":status")) .. ")" end
+	local _, upgrade = tokens(h, "upgrade", true)
+	if not (upgrade and upgrade.websocket) then return "upgrade header not websocket" end
+	local _, conn = tokens(h, "connection", true)
+	if not (conn and conn.upgrade) then return "connection header doesn't contain upgrade" end
+	if h:get("sec-websocket-accept") ~= W.accept_key(self.key) then return "sec-websocket-accept header incorrect" end
+	if h:has("sec-websocket-extensions") then return "server selected an extension we did not offer" end
+	local protocol = h:get("sec-websocket-protocol")
+	if protocol ~= nil and not self._offered[protocol] then return "server selected a protocol we did not offer" end
+	self.protocol = protocol
+end
+
+function methods:connect(timeout)
+	if self.type ~= "client" or self.readyState ~= 0 then
+		error("connect: a client websocket from new_from_uri expected", 2)
+	end
+	local deadline = deadline_of(timeout)
+	local h, stream, errno = go(self.request, timeout)
+	if not h then return nil, stream, errno end
+	local err = bad_answer(self, h)
+	if err then
+		stream.connection:close()
+		return nil, err, EINVAL
+	end
+	local sock
+	sock, err, errno = stream:take_socket(left(deadline))
+	if not sock then return nil, err, errno end
+	return self:_open(sock, true)
+end
+
 function methods:receive(timeout)
 	local ud = self._ud
 	if ud == nil then return not_connected("receive") end
 	local data, opcode, code = await(receive(ud, timeout))
-	if data == nil then self.readyState = ready_state(ud) end
-	return data, opcode, code
+	if data == nil then
+		self.readyState = ready_state(ud)
+		return nil, opcode, code
+	end
+	return data, opcode
 end
 
 -- Lua 5.1 cannot yield from a generic-for iterator: there each() waits by pumping the
@@ -222,6 +348,7 @@ function methods:close(code, reason, timeout)
 end
 
 return {
+	new_from_uri = new_from_uri,
 	new_from_stream = new_from_stream,
 	methods = methods,
 	mt = mt,

@@ -409,13 +409,6 @@ impl Future for Driver {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         this.ws.get_mut().waker.clone_from(cx.waker());
-        if let Some(d) = this.deadline.as_mut() {
-            if d.as_mut().poll(cx).is_ready() {
-                // The peer did not finish the closing handshake (or the shutdown) in time.
-                this.finish();
-                return Poll::Ready(());
-            }
-        }
         let mut more = false;
         if this.phase != Phase::ShuttingDown {
             more |= this.outgoing(cx);
@@ -423,12 +416,17 @@ impl Future for Driver {
             more |= this.incoming(cx);
             this.flush();
         }
-        if this.phase == Phase::ShuttingDown {
-            if Pin::new(&mut this.ws.get_mut().io).poll_shutdown(cx).is_pending() {
-                return Poll::Pending;
-            }
+        if this.phase == Phase::ShuttingDown && Pin::new(&mut this.ws.get_mut().io).poll_shutdown(cx).is_ready() {
             this.finish();
             return Poll::Ready(());
+        }
+        // Polled last: a deadline set in this pass must be registered with the timer.
+        if let Some(d) = this.deadline.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                // The peer did not finish the closing handshake (or the shutdown) in time.
+                this.finish();
+                return Poll::Ready(());
+            }
         }
         if more {
             cx.waker().wake_by_ref();
