@@ -129,4 +129,14 @@ describe("examples", function()
 		assert.truthy(#ids >= 2 and #ids <= 4, out)
 		for i = 1, #ids do assert.same(i, ids[i]) end
 	end)
+
+	it("websocket_echo_server.lua echoes websocket messages and serves its page over HTTP", function()
+		local _, port = start("websocket_echo_server.lua")
+		local page = curl("http://127.0.0.1:" .. port .. "/")
+		assert.truthy(page:find("new WebSocket", 1, true), page)
+		local job = support.pump(nil, support.spawn(command("websocket_client.lua",
+			"ws://127.0.0.1:" .. port .. "/ hello 'koo-eee!'")), 10)
+		assert.same(0, job:rc(), job:err())
+		assert.same("connected, protocol echo\ntext: hello\ntext: koo-eee!\nclosed\n", job:out())
+	end)
 end)

@@ -7,7 +7,7 @@ local new_headers = require "http.headers".new
 local http_version = require "http.version"
 
 local W = core.websocket
-local wait = core.wait
+local wait, cqueues_running = core.wait, core.cqueues_running
 local receive, send, ready_state = W.receive, W.send, W.ready_state
 local EINVAL, ENOTCONN = 22, 107
 
@@ -263,30 +263,62 @@ function methods:connect(timeout)
 	return self:_open(sock, true)
 end
 
-function methods:receive(timeout)
-	local ud = self._ud
-	if ud == nil then return not_connected("receive") end
-	local data, opcode, code = await(receive(ud, timeout))
-	if data == nil then
-		self.readyState = ready_state(ud)
-		return nil, opcode, code
-	end
-	return data, opcode
-end
-
 -- Lua 5.1 cannot yield from a generic-for iterator: there each() waits by pumping the
 -- scheduler (other coroutines keep running) instead of suspending.
 local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
 
-local function pumped(a, b, ...)
-	if a == nil and type(b) == "userdata" then
-		while not b:done() do
-			local ok, err = core.step(nil)
-			if not ok then error(err, 0) end
-		end
-		return b:result()
+local function pump_until_done(token)
+	while not token:done() do
+		local ok, err = core.step(nil)
+		if not ok then error(err, 0) end
 	end
-	return a, b, ...
+	return token:result()
+end
+
+-- An untimed receive parks: Rust arms the websocket's notifier and the websocket itself is
+-- waited on like a token, so a wait costs no task, timer or token (see src/websocket/mod.rs).
+local function parked(ud, pump)
+	local a, b, c = receive(ud, nil, true)
+	while a == nil and b == true do
+		if pump then
+			a, b, c = pump_until_done(ud)
+		else
+			a, b, c = wait(ud)
+		end
+		-- false: another receiver took what woke us; arm again
+		if a == false then a, b, c = receive(ud, nil, true) end
+	end
+	return a, b, c
+end
+
+-- Rust gives a message's opcode as 1 or 2.
+local OPCODE_NAMES = { "text", "binary" }
+
+local function receive_any(self, ud, timeout, pump)
+	-- cqueues polls a token's own fd; a second receiver gets a token too
+	if timeout == nil and not self._parked and not cqueues_running() then
+		self._parked = true
+		local a, b, c = parked(ud, pump)
+		self._parked = nil
+		return a, b, c
+	end
+	local a, b, c = receive(ud, timeout)
+	if a == nil and type(b) == "userdata" then
+		if pump then return pump_until_done(b) end
+		return wait(b)
+	end
+	return a, b, c
+end
+
+function methods:receive(timeout)
+	local ud = self._ud
+	if ud == nil then return not_connected("receive") end
+	local data, opcode, code = receive_any(self, ud, timeout, false)
+	if data == nil then
+		self.readyState = ready_state(ud)
+		return nil, opcode, code
+	end
+	return data, OPCODE_NAMES[opcode]
 end
 
 -- Messages until the connection ends (the end itself, a close or an error, ends the loop).
@@ -294,17 +326,12 @@ function methods:each()
 	return function()
 		local ud = self._ud
 		if ud == nil then return nil end
-		local data, opcode
-		if for_can_yield then
-			data, opcode = await(receive(ud))
-		else
-			data, opcode = pumped(receive(ud))
-		end
+		local data, opcode = receive_any(self, ud, nil, not for_can_yield)
 		if data == nil then
 			self.readyState = ready_state(ud)
 			return nil
 		end
-		return data, opcode
+		return data, OPCODE_NAMES[opcode]
 	end
 end
 
@@ -312,7 +339,9 @@ function methods:send(data, opcode, timeout)
 	if type(data) ~= "string" then error("send: data must be a string", 2) end
 	local ud = self._ud
 	if ud == nil then return not_connected("send_frame") end
-	return await(send(ud, data, opcode, timeout))
+	local ok, err, errno = send(ud, data, opcode, timeout)
+	if ok then return ok end
+	return await(ok, err, errno)
 end
 
 -- frame: { opcode = n, data = "", FIN = bool, RSV1/RSV2/RSV3 = bool, MASK = bool }
@@ -320,7 +349,9 @@ function methods:send_frame(frame, timeout)
 	if type(frame) ~= "table" then error("send_frame: frame table expected", 2) end
 	local ud = self._ud
 	if ud == nil then return not_connected("send_frame") end
-	return await(W.send_frame(ud, frame, timeout))
+	local ok, err, errno = W.send_frame(ud, frame, timeout)
+	if ok then return ok end
+	return await(ok, err, errno)
 end
 
 function methods:send_ping(data, timeout)

@@ -6,6 +6,7 @@
 //! ahead into the inbox (up to a limit, so a peer cannot fill memory while Lua is busy) and
 //! runs the closing handshake with its timeout.
 
+use crate::runtime::Notifier;
 use crate::socket::BoxIo;
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -55,6 +56,28 @@ pub struct Inbox {
     pub finished: bool,
     /// The task, waiting for room in the inbox.
     task: Option<Waker>,
+    /// A Lua coroutine waits on the notifier for the next change.
+    pub want: bool,
+}
+
+impl Shared {
+    pub fn new(notifier: Arc<Notifier>) -> Shared {
+        Shared {
+            inbox: Mutex::default(),
+            notifier,
+            notify: Notify::new(),
+            queued: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+        }
+    }
+
+    /// Tell the waiters the inbox changed; `want` is what the inbox's `want` was (taken).
+    fn changed(&self, want: bool) {
+        if want {
+            self.notifier.notify();
+        }
+        self.notify.notify_waiters();
+    }
 }
 
 impl Inbox {
@@ -70,10 +93,13 @@ impl Inbox {
 }
 
 /// What the Lua side and the task share.
-#[derive(Default)]
 pub struct Shared {
     pub inbox: Mutex<Inbox>,
-    /// Wakes Lua-side waiters (receive, close) when a message arrives or the connection ends.
+    /// Wakes the coroutine waiting in an untimed receive (see `Inbox::want`): the scheduler
+    /// resumes it without a task or token per wait.
+    pub notifier: Arc<Notifier>,
+    /// Wakes waiters on the runtime (timed receives, close) when a message arrives or the
+    /// connection ends.
     pub notify: Notify,
     /// Bytes given to `send` and not yet written out (sends past a limit wait for the write).
     pub queued: AtomicUsize,
@@ -185,7 +211,7 @@ fn violation(e: &WsError) -> Option<(u16, Cow<'static, str>)> {
 impl Driver {
     pub fn new(io: BoxIo, client: bool, max_message: Option<usize>, close_timeout: Duration, shared: Arc<Shared>) -> (Driver, mpsc::Sender<Out>) {
         let config = WebSocketConfig::default()
-            .read_buffer_size(32 * 1024)
+            .read_buffer_size(8 * 1024) // zero-filled on every read: keep it small
             .write_buffer_size(WRITE_BUFFER)
             .max_message_size(max_message)
             .max_frame_size(max_message);
@@ -213,8 +239,9 @@ impl Driver {
         if inbox.end.is_none() {
             inbox.end = Some(end);
         }
+        let want = std::mem::take(&mut inbox.want);
         drop(inbox);
-        self.shared.notify.notify_waiters();
+        self.shared.changed(want);
     }
 
     fn enter(&mut self, phase: Phase) {
@@ -383,8 +410,9 @@ impl Driver {
             let mut inbox = self.shared.inbox.lock().unwrap();
             inbox.bytes += data.len();
             inbox.msgs.push_back((data, binary));
+            let want = std::mem::take(&mut inbox.want);
             drop(inbox);
-            self.shared.notify.notify_waiters();
+            self.shared.changed(want);
         }
         true
     }
@@ -396,10 +424,11 @@ impl Driver {
         if inbox.end.is_none() {
             inbox.end = Some(End::Abnormal);
         }
+        let want = std::mem::take(&mut inbox.want);
         drop(inbox);
         self.acks.clear();
         self.rx.close();
-        self.shared.notify.notify_waiters();
+        self.shared.changed(want);
     }
 }
 

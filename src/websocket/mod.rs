@@ -29,9 +29,26 @@ pub struct Ws {
     client: bool,
 }
 
+/// What the hot functions return: three values, pushed straight onto the Lua stack (a
+/// MultiValue would be allocated per call); the Lua side drops the trailing nils.
+type Ret = (Value, Value, Value);
+
+const TRUE: Ret = (Value::Boolean(true), Value::Nil, Value::Nil);
+
+/// `nil, message, errno`.
+fn failure(lua: &Lua, msg: &str, errno: i32) -> mlua::Result<Ret> {
+    Ok((Value::Nil, Value::String(lua.create_string(msg)?), Value::Integer(errno.into())))
+}
+
 /// lua-http's `nil, "<op>: <strerror>", errno`.
-fn os_fail(lua: &Lua, op: &str, errno: i32) -> mlua::Result<MultiValue> {
-    fail_msg(format!("{op}: {}", runtime::strerror(errno)), errno)(lua)
+fn os_fail(lua: &Lua, op: &str, errno: i32) -> mlua::Result<Ret> {
+    failure(lua, &format!("{op}: {}", runtime::strerror(errno)), errno)
+}
+
+/// `nil, token` from runtime::start.
+fn pending(mv: MultiValue) -> Ret {
+    let mut it = mv.into_iter();
+    (it.next().unwrap_or(Value::Nil), it.next().unwrap_or(Value::Nil), Value::Nil)
 }
 
 /// What `receive` found.
@@ -43,15 +60,24 @@ enum Got {
 }
 
 impl Got {
-    fn push(self, lua: &Lua) -> mlua::Result<MultiValue> {
+    /// A message is `data, 1` (text) or `data, 2` (binary): Lua names the opcode.
+    fn push(self, lua: &Lua) -> mlua::Result<Ret> {
         match self {
             Got::Message(data, binary) => {
-                (lua.create_string(&data)?, if binary { "binary" } else { "text" }).into_lua_multi(lua)
+                Ok((Value::String(lua.create_string(&data)?), Value::Integer(1 + binary as i64), Value::Nil))
             }
-            Got::End(End::Closed { code, reason }) => (Value::Nil, reason, code).into_lua_multi(lua),
-            Got::End(End::Failed { msg, errno }) => fail_msg(format!("receive: {msg}"), errno)(lua),
+            Got::End(End::Closed { code, reason }) => {
+                let reason = match reason {
+                    Some(r) => Value::String(lua.create_string(&r)?),
+                    None => Value::Nil,
+                };
+                Ok((Value::Nil, reason, Value::Integer(code.into())))
+            }
+            Got::End(End::Failed { msg, errno }) => failure(lua, &format!("receive: {msg}"), errno),
             Got::End(End::Abnormal) => {
-                (Value::Nil, "connection closed without a closing handshake", 1006).into_lua_multi(lua)
+                let mut r = failure(lua, "connection closed without a closing handshake", 0)?;
+                r.2 = Value::Integer(1006);
+                Ok(r)
             }
             Got::Gone => os_fail(lua, "receive", libc::EPIPE),
         }
@@ -60,7 +86,10 @@ impl Got {
 
 /// The next message, or the end once every message was taken (then EPIPE); None: wait.
 fn take(shared: &Shared) -> Option<Got> {
-    let mut inbox = shared.inbox.lock().unwrap();
+    take_locked(&mut shared.inbox.lock().unwrap())
+}
+
+fn take_locked(inbox: &mut driver::Inbox) -> Option<Got> {
     if inbox.reported {
         return Some(Got::Gone);
     }
@@ -98,27 +127,45 @@ impl Ws {
             Ok(io) => io,
             Err(f) => return Ok(Err(f)),
         };
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(runtime::Notifier::new(lua)));
         let timeout = runtime::timeout_arg(Some(close_timeout)).unwrap_or(Duration::MAX);
         let (driver, tx) = Driver::new(io, client, max_message, timeout, shared.clone());
         runtime::handle(lua)?.spawn(driver);
         Ok(Ok(Ws { shared, out: Some(tx), client }))
     }
 
-    fn receive(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+    /// The next message or the end; if there is none yet: with `park`, `nil, true` after
+    /// arming the notifier (the caller waits on this object, see `open`), else `nil, token`.
+    fn receive(&mut self, lua: &Lua, timeout: Option<f64>, park: bool) -> mlua::Result<Ret> {
+        if park {
+            let got = {
+                let mut inbox = self.shared.inbox.lock().unwrap();
+                let got = take_locked(&mut inbox);
+                if got.is_none() {
+                    self.shared.notifier.rearm();
+                    inbox.want = true;
+                }
+                got
+            };
+            return match got {
+                Some(got) => got.push(lua),
+                None => Ok((Value::Nil, Value::Boolean(true), Value::Nil)),
+            };
+        }
         if let Some(got) = take(&self.shared) {
             return got.push(lua);
         }
         let shared = self.shared.clone();
         runtime::start(lua, runtime::timeout_arg(timeout), async move {
             let got = wait_for(&shared, take).await;
-            let outcome: Outcome = Box::new(move |lua: &Lua| got.push(lua));
+            let outcome: Outcome = Box::new(move |lua: &Lua| got.push(lua)?.into_lua_multi(lua));
             outcome
         })
+        .map(pending)
     }
 
     /// Queue one frame; waits only when the queue is full or holds too many bytes.
-    fn send(&mut self, lua: &Lua, mut frame: Frame, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+    fn send(&mut self, lua: &Lua, mut frame: Frame, timeout: Option<f64>) -> mlua::Result<Ret> {
         let tx = match &self.out {
             Some(tx) if !self.shared.closing.load(Ordering::Acquire) => tx,
             _ => return os_fail(lua, "send_frame", libc::EPIPE),
@@ -136,7 +183,7 @@ impl Ws {
         let out = Out::Frame(frame, ack);
         let out = match written {
             None => match tx.try_send(out) {
-                Ok(()) => return ok(true)(lua),
+                Ok(()) => return Ok(TRUE),
                 Err(mpsc::error::TrySendError::Closed(_)) => return os_fail(lua, "send_frame", libc::EPIPE),
                 Err(mpsc::error::TrySendError::Full(out)) => out,
             },
@@ -155,6 +202,7 @@ impl Ws {
                 fail_msg(format!("send_frame: {}", runtime::strerror(libc::EPIPE)), libc::EPIPE)
             }
         })
+        .map(pending)
     }
 
     /// Start the closing handshake and wait for the connection to end.
@@ -177,6 +225,12 @@ impl Ws {
             wait_for(&shared, |s| s.inbox.lock().unwrap().finished.then_some(())).await;
             ok(true)
         })
+    }
+
+    /// Would receive answer at once?
+    fn ready(&self) -> bool {
+        let inbox = self.shared.inbox.lock().unwrap();
+        inbox.reported || !inbox.msgs.is_empty() || inbox.end.is_some()
     }
 
     /// lua-http's readyState: 1 open, 2 closing, 3 closed.
@@ -253,7 +307,12 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "new_key",
         function(lua, "new_key", |_, ()| Ok(tokio_tungstenite::tungstenite::handshake::client::generate_key()))?,
     )?;
-    t.set("receive", method(lua, "receive", |lua, ws: &mut Ws, timeout: Option<f64>| ws.receive(lua, timeout))?)?;
+    t.set(
+        "receive",
+        method(lua, "receive", |lua, ws: &mut Ws, (timeout, park): (Option<f64>, Option<bool>)| {
+            ws.receive(lua, timeout, park.unwrap_or(false))
+        })?,
+    )?;
     t.set(
         "send",
         method(lua, "send", |lua, ws: &mut Ws, (data, opcode, timeout): (mlua::LuaString, Value, Option<f64>)| {
@@ -288,6 +347,19 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     t.set("ready_state", method(lua, "ready_state", |_, ws: &mut Ws, ()| Ok(ws.ready_state()))?)?;
-    runtime::register_type::<Ws>(lua, &lua.create_table()?, |_| {})?;
+    // A websocket whose receive parked is waited on like a token (core.wait): its id is the
+    // notifier's, done() says whether receive would answer, result() is that answer (false if
+    // another receiver took it first).
+    let m = lua.create_table()?;
+    m.set("id", method(lua, "id", |_, ws: &mut Ws, ()| Ok(ws.shared.notifier.id()))?)?;
+    m.set("done", method(lua, "done", |_, ws: &mut Ws, ()| Ok(ws.ready()))?)?;
+    m.set(
+        "result",
+        method(lua, "result", |lua, ws: &mut Ws, ()| match take(&ws.shared) {
+            Some(got) => got.push(lua),
+            None => Ok((Value::Boolean(false), Value::Nil, Value::Nil)),
+        })?,
+    )?;
+    runtime::register_type::<Ws>(lua, &m, |_| {})?;
     Ok(t)
 }

@@ -1,0 +1,160 @@
+#!/bin/bash
+# WebSocket echo throughput: ours (lua5.4, luajit) against the original lua-http 0.4 (Debian's
+# package, under lua5.2) running the same examples/websocket_echo_server.lua, and a raw
+# tokio-tungstenite echo server (bench/ws-tools, no Lua) as the ceiling. The load client is
+# bench/ws-tools' ws-load (Rust, one thread): 10 connections, each keeping WINDOW messages of
+# 32 bytes in flight, every echo checked.
+#   bench/websocket.sh          (build ours first: scripts/build lua54 && scripts/build luajit)
+# Environment: BENCH_DURATION (seconds per load, 10), BENCH_CLIENTS (10), BENCH_SIZE (32),
+#   BENCH_WINDOWS (messages in flight per connection, one load each: "1 16"),
+#   BENCH_PIN (1: server on CPU 0, load client on CPU 1; 0: no pinning),
+#   WS_TOOLS_TARGET_DIR (cargo target dir for bench/ws-tools).
+# Everything runs on 127.0.0.1; each server is started here on a free port and stopped by its
+# PID. Raw output is kept in a temp directory.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+dur=${BENCH_DURATION:-10}
+clients=${BENCH_CLIENTS:-10}
+size=${BENCH_SIZE:-32}
+windows=${BENCH_WINDOWS:-1 16}
+pin=${BENCH_PIN:-1}
+tools_target=${WS_TOOLS_TARGET_DIR:-$HOME/.cache/bench-ws-tools}
+echo_server="$root/examples/websocket_echo_server.lua"
+tck=$(getconf CLK_TCK)
+
+for tool in python3 taskset cargo; do
+	command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
+done
+for t in lua54 luajit; do
+	[ -f "$root/build/$t/http/core.so" ] || { echo "no build/$t: run scripts/build $t" >&2; exit 1; }
+done
+# The original must be what lua5.2 loads with its default paths, and none of ours.
+orig_path=$(cd / && lua5.2 -e 'print(package.searchpath("http.websocket", package.path))')
+case "$orig_path" in
+/usr/share/lua/*) ;;
+*) echo "lua5.2 does not load Debian's lua-http (http.websocket is $orig_path)" >&2; exit 1 ;;
+esac
+if (cd / && lua5.2 -e 'require "http.core"' 2>/dev/null); then
+	echo "lua5.2's default paths reach our http.core: something of ours shadows the original" >&2
+	exit 1
+fi
+echo "building bench/ws-tools ..." >&2
+CARGO_TARGET_DIR="$tools_target" cargo build --quiet --release \
+	--manifest-path "$root/bench/ws-tools/Cargo.toml" || exit 1
+ws_echo="$tools_target/release/ws-echo"
+ws_load="$tools_target/release/ws-load"
+
+out=$(mktemp -d /tmp/bench-websocket.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	pids=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$pin" = 1 ]; then
+	on_server=(taskset -c 0)
+	on_client=(taskset -c 1)
+else
+	on_server=()
+	on_client=()
+fi
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+us_per_msg() { # ticks_before ticks_after messages
+	awk -v a="$1" -v b="$2" -v n="$3" -v t="$tck" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / t / n; else print "-" }'
+}
+
+ratio() { # a b: a/b as "1.23x", "-" when either is missing
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'
+}
+
+# Start a server (name, command...) and wait until one echo goes through; sets $server_pid, $port.
+start_server() {
+	local name=$1 i
+	shift
+	port=$(free_port)
+	"${on_server[@]}" "$@" "$port" >"$out/$name.server.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
+	for i in $(seq 100); do
+		"$ws_load" "ws://127.0.0.1:$port/" 1 0.01 8 1 >/dev/null 2>&1 && return 0
+		kill -0 "$server_pid" 2>/dev/null || { echo "$name: server exited at start" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "$name: no echo from the server" >&2
+	return 1
+}
+
+stop_server() {
+	kill "$server_pid" 2>/dev/null
+	wait "$server_pid" 2>/dev/null
+	local keep=() p
+	for p in "${pids[@]}"; do [ "$p" = "$server_pid" ] || keep+=("$p"); done
+	pids=("${keep[@]}")
+}
+
+declare -A R # results: R[name,window] = rate, R[name,window,cpu] = CPU us/message
+names=()
+
+bench_server() { # name command...
+	local name=$1 w f t0 t1 n
+	shift
+	names+=("$name")
+	echo "== $name" >&2
+	start_server "$name" "$@" || { stop_server; return; }
+	# Warm-up (JIT, allocator), not measured.
+	timeout 30 "${on_client[@]}" "$ws_load" "ws://127.0.0.1:$port/" "$clients" 2 "$size" 16 >/dev/null 2>&1
+	for w in $windows; do
+		f="$out/$name.w$w.load"
+		t0=$(cpu_ticks "$server_pid")
+		timeout $((dur + 30)) "${on_client[@]}" "$ws_load" "ws://127.0.0.1:$port/" "$clients" "$dur" "$size" "$w" >"$f" 2>&1
+		t1=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$t0")
+		n=$(awk '/^messages/ { print $2 }' "$f")
+		R[$name,$w]=$(awk '/^messages/ { print $6 }' "$f")
+		R[$name,$w,cpu]=$(us_per_msg "$t0" "$t1" "${n:-0}")
+		awk -v n="$name" -v w="$w" '/^messages/ && $8 > 0 { print n " window " w ": " $8 " client errors" }' "$f" >&2
+		grep -v '^messages' "$f" | head -3 | sed "s/^/$name window $w: /" >&2
+		[ -n "${R[$name,$w]}" ] || echo "$name window $w: no result (see $f)" >&2
+		kill -0 "$server_pid" 2>/dev/null || { echo "$name: server died (see $out/$name.server.log)" >&2; return; }
+	done
+	stop_server
+}
+
+# Commands that exec the server itself (so $! is its PID). Ours: this checkout's lua/ and
+# build/<target>/ first on the paths; the original: lua5.2's default paths, run from /.
+lua_env=(env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 -u LUA_PATH_5_2 -u LUA_CPATH_5_2)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_server ours-lua54 "${lua_env[@]}" "LUA_PATH=$root/lua/?.lua;;" "LUA_CPATH=$root/build/lua54/?.so;;" lua5.4 "$echo_server"
+bench_server ours-luajit "${lua_env[@]}" "LUA_PATH=$root/lua/?.lua;;" "LUA_CPATH=$root/build/luajit/?.so;;" luajit "$echo_server"
+bench_server original-lua5.2 "${lua_env[@]}" -u LUA_PATH -u LUA_CPATH -C / lua5.2 "$echo_server"
+bench_server tokio-tungstenite "$ws_echo"
+
+{
+	echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores; load average before/after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "pinning: $([ "$pin" = 1 ] && echo 'server on CPU 0, ws-load on CPU 1' || echo none); $clients connections, ${size}-byte text messages, ${dur}s per load"
+	echo
+	for w in $windows; do
+		echo "window $w (messages in flight per connection):"
+		echo
+		fmt='| %-17s | %10s | %11s | %8s | %8s |\n'
+		printf "$fmt" server "echoes/s" "CPU us/msg" "vs orig" "vs raw"
+		printf '|%s|\n' '-------------------|------------|-------------|----------|----------'
+		for n in "${names[@]}"; do
+			printf "$fmt" "$n" "${R[$n,$w]:--}" "${R[$n,$w,cpu]:--}" \
+				"$(ratio "${R[$n,$w]:-}" "${R[original-lua5.2,$w]:-}")" "$(ratio "${R[$n,$w]:-}" "${R[tokio-tungstenite,$w]:-}")"
+		done
+		echo
+	done
+	echo "raw output: $out"
+}
