@@ -130,8 +130,7 @@ def client(port, case):
               b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
     head, rest = read_head(s)
     print("status", head.split(" ")[1] if " " in head else "none")
-    for f in CLIENT[case]:
-        s.sendall(f)
+    s.sendall(b"".join(CLIENT[case]))
     if case == "eof":
         s.shutdown(socket.SHUT_WR)
     data, eof = collect(s)
@@ -152,8 +151,8 @@ def server(case):
         accept = base64.b64encode(b"not the right one")
     s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-    for f in SERVER[case]:
-        s.sendall(f)
+    # in one write, so the peer reads them together
+    s.sendall(b"".join(SERVER[case]))
     data, eof = collect(s)
     show(rest + data, eof)
     sys.stdout.flush()

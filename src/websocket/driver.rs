@@ -58,6 +58,8 @@ pub struct Inbox {
     task: Option<Waker>,
     /// A Lua coroutine waits on the notifier for the next change.
     pub want: bool,
+    /// Operations waiting on the runtime for a change (see `Shared::notify`).
+    pub waiters: usize,
 }
 
 impl Shared {
@@ -71,12 +73,14 @@ impl Shared {
         }
     }
 
-    /// Tell the waiters the inbox changed; `want` is what the inbox's `want` was (taken).
-    fn changed(&self, want: bool) {
+    /// Tell the waiters the inbox changed; `want` and `waiters` are what the inbox said.
+    fn changed(&self, want: bool, waiters: bool) {
         if want {
             self.notifier.notify();
         }
-        self.notify.notify_waiters();
+        if waiters {
+            self.notify.notify_waiters();
+        }
     }
 }
 
@@ -235,13 +239,14 @@ impl Driver {
     }
 
     fn set_end(&self, end: End) {
+        self.shared.closing.store(true, Ordering::Release);
         let mut inbox = self.shared.inbox.lock().unwrap();
         if inbox.end.is_none() {
             inbox.end = Some(end);
         }
-        let want = std::mem::take(&mut inbox.want);
+        let (want, waiters) = (std::mem::take(&mut inbox.want), inbox.waiters > 0);
         drop(inbox);
-        self.shared.changed(want);
+        self.shared.changed(want, waiters);
     }
 
     fn enter(&mut self, phase: Phase) {
@@ -372,16 +377,12 @@ impl Driver {
     /// Read messages into the inbox while it has room, up to the budget. True when the budget
     /// ran out.
     fn incoming(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.room(&mut self.shared.inbox.lock().unwrap(), cx) {
+            return false;
+        }
         for _ in 0..BUDGET {
             if !matches!(self.phase, Phase::Open | Phase::Closing) {
                 return false;
-            }
-            {
-                let mut inbox = self.shared.inbox.lock().unwrap();
-                if inbox.msgs.len() >= INBOX_MESSAGES || inbox.bytes >= INBOX_BYTES {
-                    inbox.task = Some(cx.waker().clone());
-                    return false;
-                }
             }
             let (data, binary) = match self.ws.read() {
                 Ok(Message::Text(t)) => (Bytes::from(t), false),
@@ -395,8 +396,8 @@ impl Driver {
                         Some(f) => (u16::from(f.code), Some(f.reason.as_str().to_owned()).filter(|r| !r.is_empty())),
                         None => (1000, None),
                     };
-                    self.set_end(End::Closed { code, reason });
                     self.enter(Phase::Closing);
+                    self.set_end(End::Closed { code, reason });
                     self.need_flush = true; // the answering close frame
                     continue;
                 }
@@ -410,11 +411,24 @@ impl Driver {
             let mut inbox = self.shared.inbox.lock().unwrap();
             inbox.bytes += data.len();
             inbox.msgs.push_back((data, binary));
-            let want = std::mem::take(&mut inbox.want);
+            let room = self.room(&mut inbox, cx);
+            let (want, waiters) = (std::mem::take(&mut inbox.want), inbox.waiters > 0);
             drop(inbox);
-            self.shared.changed(want);
+            self.shared.changed(want, waiters);
+            if !room {
+                return false;
+            }
         }
         true
+    }
+
+    /// May more be read ahead? If not, the task waits for Lua to take some.
+    fn room(&self, inbox: &mut Inbox, cx: &mut Context<'_>) -> bool {
+        let room = inbox.msgs.len() < INBOX_MESSAGES && inbox.bytes < INBOX_BYTES;
+        if !room {
+            inbox.task = Some(cx.waker().clone());
+        }
+        room
     }
 
     fn finish(&mut self) {
@@ -424,11 +438,11 @@ impl Driver {
         if inbox.end.is_none() {
             inbox.end = Some(End::Abnormal);
         }
-        let want = std::mem::take(&mut inbox.want);
+        let (want, waiters) = (std::mem::take(&mut inbox.want), inbox.waiters > 0);
         drop(inbox);
         self.acks.clear();
         self.rx.close();
-        self.shared.changed(want);
+        self.shared.changed(want, waiters);
     }
 }
 

@@ -101,8 +101,25 @@ fn take_locked(inbox: &mut driver::Inbox) -> Option<Got> {
     Some(Got::End(end))
 }
 
+/// Counts a waiter on the runtime while it lives, so the driver notifies only when someone waits.
+struct Waiting<'a>(&'a Shared);
+
+impl<'a> Waiting<'a> {
+    fn new(shared: &'a Shared) -> Waiting<'a> {
+        shared.inbox.lock().unwrap().waiters += 1;
+        Waiting(shared)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.inbox.lock().unwrap().waiters -= 1;
+    }
+}
+
 /// Wait on the runtime until `ready` gives an answer (it is asked again on every change).
 async fn wait_for<T>(shared: &Shared, mut ready: impl FnMut(&Shared) -> Option<T>) -> T {
+    let _waiting = Waiting::new(shared);
     loop {
         let notified = shared.notify.notified();
         tokio::pin!(notified);
@@ -233,9 +250,10 @@ impl Ws {
         inbox.reported || !inbox.msgs.is_empty() || inbox.end.is_some()
     }
 
-    /// lua-http's readyState: 1 open, 2 closing, 3 closed.
+    /// lua-http's readyState: 1 open, 2 closing, 3 closed (also once receive reported the end).
     fn ready_state(&self) -> u8 {
-        if self.shared.inbox.lock().unwrap().finished {
+        let inbox = self.shared.inbox.lock().unwrap();
+        if inbox.finished || inbox.reported {
             3
         } else if self.out.is_none() || self.shared.closing.load(Ordering::Acquire) {
             2
