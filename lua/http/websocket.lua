@@ -275,31 +275,30 @@ local function pump_until_done(token)
 	return token:result()
 end
 
--- An untimed receive parks: Rust arms the websocket's notifier and the websocket itself is
--- waited on like a token, so a wait costs no task, timer or token (see src/websocket/mod.rs).
-local function parked(ud, pump)
-	local a, b, c = receive(ud, nil, true)
-	while a == nil and b == true do
-		if pump then
-			a, b, c = pump_until_done(ud)
-		else
-			a, b, c = wait(ud)
-		end
-		-- false: another receiver took what woke us; arm again
-		if a == false then a, b, c = receive(ud, nil, true) end
-	end
-	return a, b, c
-end
-
 -- Rust gives a message's opcode as 1 or 2.
 local OPCODE_NAMES = { "text", "binary" }
+local loaded = package.loaded
 
+-- An untimed receive parks when nothing is there: Rust arms the websocket's notifier and the
+-- websocket itself is waited on like a token, so a wait costs no task, timer or token (see
+-- src/websocket/mod.rs). Timed receives, a second receiver, and coroutines that cqueues runs
+-- (it polls a token's own fd) get a token.
 local function receive_any(self, ud, timeout, pump)
-	-- cqueues polls a token's own fd; a second receiver gets a token too
-	if timeout == nil and not self._parked and not cqueues_running() then
-		self._parked = true
-		local a, b, c = parked(ud, pump)
-		self._parked = nil
+	if timeout == nil and not self._parked and (loaded.cqueues == nil or not cqueues_running()) then
+		local a, b, c = receive(ud, nil, true)
+		if a == nil and b == true then
+			self._parked = true
+			repeat
+				if pump then
+					a, b, c = pump_until_done(ud)
+				else
+					a, b, c = wait(ud)
+				end
+				-- false: another receiver took what woke us; arm again
+				if a == false then a, b, c = receive(ud, nil, true) end
+			until not (a == nil and b == true)
+			self._parked = nil
+		end
 		return a, b, c
 	end
 	local a, b, c = receive(ud, timeout)
