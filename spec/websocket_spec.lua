@@ -118,12 +118,14 @@ describe("http.websocket", function()
 					"websocket upgrade requires a GET request" },
 				{ "--http1.0 -H 'Connection: upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13'",
 					"upgrade headers MUST be ignored in HTTP 1.0" },
+				{ "--http2-prior-knowledge -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13'",
+					"websockets are only supported over HTTP/1.1" },
 			}
 			for _, c in ipairs(cases) do
 				local out, err, rc = support.fetch(server, "-i " .. c[1] .. " " .. base)
 				assert.same(0, rc, err)
 				-- the handler answered over HTTP as if new_from_stream had not been tried
-				assert.truthy(out:find("^HTTP/1%.[01] 200"), out)
+				assert.truthy(out:find("^HTTP/[12][.01]* 200"), out)
 				assert.truthy(out:find("plain: " .. c[2] .. " 22", 1, true), c[2] .. " / " .. out)
 			end
 		end)
@@ -289,6 +291,29 @@ describe("http.websocket", function()
 			assert(ws:send_frame({ opcode = 0, data = "ed", FIN = true }))
 			assert.same({ "fragmented", "text" }, { ws:receive(5) })
 			assert(ws:close())
+		end)
+
+		it("close() from one coroutine ends another's receive with EPIPE", function()
+			local server = echo_server()
+			local ws = connect(server)
+			local core = require "http.core"
+			local got
+			core.spawn(nil, nil, function() got = { ws:receive() } end)
+			assert.same(true, ws:close())
+			assert.truthy(support.pump_until(server, function() return got end))
+			assert.same({ nil, "receive: Broken pipe", EPIPE }, got)
+		end)
+
+		it("a websocket collected without close() says going away (1001)", function()
+			local server = support.server(function(_, stream)
+				local ws = assert(websocket.new_from_stream(stream, assert(stream:get_headers())))
+				assert(ws:accept())
+			end)
+			local ws = connect(server)
+			support.run_for(server, 0.1)
+			collectgarbage()
+			collectgarbage()
+			assert.same({ nil, nil, 1001 }, { ws:receive(5) })
 		end)
 
 		it("pipelines 20000 messages each way", function()

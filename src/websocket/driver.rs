@@ -477,3 +477,22 @@ impl Future for Driver {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_get_the_close_codes_of_rfc_6455() {
+        let code = |e: WsError| violation(&e).map(|(c, r)| (c, r.into_owned()));
+        assert_eq!(code(WsError::Utf8("x".into())), Some((1007, "Invalid UTF-8".into())));
+        let big = CapacityError::MessageTooLong { size: 2, max_size: 1 };
+        assert_eq!(code(WsError::Capacity(big)), Some((1009, "Message too big".into())));
+        let p = |p: ProtocolError| code(WsError::Protocol(p));
+        assert_eq!(p(ProtocolError::NonZeroReservedBits), Some((1002, "Reserved bits not zero".into())));
+        assert_eq!(p(ProtocolError::InvalidOpcode(3)), Some((1002, "Reserved opcode".into())));
+        // not a violation: the transport ended (1006), or an I/O error (errno)
+        assert_eq!(p(ProtocolError::ResetWithoutClosingHandshake), None);
+        assert_eq!(code(WsError::Io(io::ErrorKind::BrokenPipe.into())), None);
+    }
+}
