@@ -284,6 +284,36 @@ describe("http.server", function()
 			assert.truthy(err:find("eof"), err)
 		end)
 
+		it("hands an Upgrade request's connection over with take_socket after a 101", function()
+			local sock, err
+			local server = support.server(function(_, stream)
+				local h = assert(stream:get_headers())
+				assert.same("foo", h:get("upgrade"))
+				support.respond(stream, 101, nil, { { "connection", "upgrade" }, { "upgrade", "foo" } })
+				sock, err = stream.connection:take_socket()
+				if sock then sock:close() end
+			end)
+			local out, eof = raw_exchange(server, "GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n")
+			assert.truthy(sock, err)
+			assert.truthy(tostring(sock):find("http.socket", 1, true))
+			local rs = support.parse_responses(out)
+			assert.same("101", rs[1].status, out)
+			assert.truthy(eof:find("eof"), eof)
+		end)
+
+		it("take_socket on a request that did not switch protocols gives nil, message", function()
+			local got
+			local server = support.server(function(_, stream)
+				support.respond(stream, 200, "x")
+				got = { stream.connection:take_socket() }
+			end)
+			local out, err, rc = support.fetch(server, support.url(server, "/"))
+			assert.same(0, rc, err)
+			assert.same("x", out)
+			assert.is_nil(got[1])
+			assert.truthy(got[2]:find("switch"), got[2])
+		end)
+
 		it("answers HEAD with the headers only", function()
 			local method
 			local server = support.server(function(_, stream)

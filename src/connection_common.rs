@@ -63,12 +63,16 @@ impl Conn {
         self.shutdown.send_replace(true);
     }
 
-    /// `checktls()`: the TLS object, or nil and a message for a plain connection.
     pub fn checktls(&self, lua: &Lua) -> mlua::Result<MultiValue> {
-        match &self.tls {
-            Some(info) => (crate::tls::push_tls_info(lua, info.clone())?,).into_lua_multi(lua),
-            None => (Value::Nil, "connection is not using TLS").into_lua_multi(lua),
-        }
+        checktls(lua, &self.tls)
+    }
+}
+
+/// `checktls()`: the TLS object, or nil and a message for a plain connection.
+pub fn checktls(lua: &Lua, tls: &Option<crate::tls::TlsInfo>) -> mlua::Result<MultiValue> {
+    match tls {
+        Some(info) => (crate::tls::push_tls_info(lua, info.clone())?,).into_lua_multi(lua),
+        None => (Value::Nil, "connection is not using TLS").into_lua_multi(lua),
     }
 }
 

@@ -4,6 +4,7 @@
 mod runtime;
 
 mod bit;
+mod client;
 mod connection_common;
 mod cookie;
 mod h1_connection;
@@ -14,6 +15,7 @@ mod hpack;
 mod hsts;
 mod proxies;
 mod server;
+mod socket;
 mod stream_common;
 mod tls;
 mod util;
@@ -39,6 +41,8 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("hpack", hpack::open(lua)?)?;
     core.set("stream", stream_common::open(lua)?)?;
     core.set("server", server::open(lua)?)?;
+    core.set("socket", socket::open(lua)?)?;
+    core.set("client", client::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }

@@ -5,6 +5,7 @@
 use crate::connection_common::{Addr, Conn};
 use crate::headers::Headers;
 use crate::runtime::{self, Notifier};
+use crate::socket::{io_fail, Socket};
 use crate::stream_common::{headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
@@ -80,10 +81,6 @@ pub struct Server {
     /// The listening socket while the accept loop owns it (see `close`).
     listen_fd: Option<i32>,
     live: Arc<()>,
-}
-
-fn io_fail(lua: &Lua, e: std::io::Error) -> mlua::Result<mlua::MultiValue> {
-    runtime::fail_msg(e.to_string(), e.raw_os_error().unwrap_or(libc::EIO))(lua)
 }
 
 impl Server {
@@ -300,34 +297,25 @@ impl Server {
         }
     }
 
-    /// add_socket: serve a connected socket from elsewhere, by a duplicate of its fd `fd`.
-    fn add_socket(&self, lua: &Lua, fd: i32) -> std::io::Result<()> {
-        use std::os::fd::FromRawFd;
+    /// add_socket: serve a connected socket from elsewhere: ours (`sock`), or by a duplicate
+    /// of the fd `fd` of another library's.
+    fn add_socket(&self, lua: &Lua, sock: Option<&mut Socket>, fd: Option<i32>) -> std::io::Result<()> {
         if *self.closed.borrow() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "server is closed"));
         }
-        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // Owns `dup` from here: closed on any error below.
-        let sock = unsafe { socket2::Socket::from_raw_fd(dup) };
-        sock.set_nonblocking(true)?;
         let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
         let _guard = h.enter();
-        let local = sock.local_addr()?;
-        if local.as_socket().is_some() {
-            let s = tokio::net::TcpStream::from_std(sock.into())?;
-            let _ = s.set_nodelay(true);
-            let ctx = self.ctx(s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown));
-            let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-            h.spawn(serve(s, peer, ctx));
-        } else {
-            let s = tokio::net::UnixStream::from_std(sock.into())?;
-            let ctx = self.ctx(s.local_addr().map(Addr::from).unwrap_or(Addr::Unknown));
-            let peer = s.peer_addr().map(Addr::from).unwrap_or(Addr::Unknown);
-            h.spawn(serve(s, peer, ctx));
-        }
+        let mut from_fd;
+        let sock = match (sock, fd) {
+            (Some(s), _) => s,
+            (None, Some(fd)) => {
+                from_fd = Socket::from_fd(fd)?;
+                &mut from_fd
+            }
+            (None, None) => return Err(std::io::Error::from_raw_os_error(libc::EBADF)),
+        };
+        let io = sock.take().map_err(|f| std::io::Error::other(f.msg))?;
+        h.spawn(serve(io, sock.peer.clone(), self.ctx(sock.local.clone())));
         Ok(())
     }
 }
@@ -538,7 +526,9 @@ where
     let svc_conn = conn.clone();
     let queue = ctx.queue.clone();
     let cfg = ctx.cfg.clone();
-    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let connect = req.method() == http::Method::CONNECT;
+        let upgrade = (connect || req.headers().contains_key(http::header::UPGRADE)).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
@@ -546,7 +536,11 @@ where
         }
         let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
-        queue.push(Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body));
+        let stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        queue.push(match upgrade {
+            Some(u) => stream.with_upgrade(u, connect),
+            None => stream,
+        });
         let answer: Answer = Box::pin(async move {
             Ok(rx.await.unwrap_or_else(|_| plain_response(http::StatusCode::SERVICE_UNAVAILABLE)))
         });
@@ -709,9 +703,17 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set(
         "add_socket",
-        method(lua, "add_socket", |lua, s: &mut Server, fd: i32| match s.add_socket(lua, fd) {
-            Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
-            Err(e) => io_fail(lua, e),
+        method(lua, "add_socket", |lua, s: &mut Server, v: Value| {
+            let result = match &v {
+                Value::UserData(ud) if ud.is::<Socket>() => s.add_socket(lua, Some(&mut *ud.borrow_mut::<Socket>()?), None),
+                Value::Integer(fd) => s.add_socket(lua, None, Some(*fd as i32)),
+                Value::Number(fd) => s.add_socket(lua, None, Some(*fd as i32)),
+                _ => return runtime::error("add_socket: a socket or an fd expected"),
+            };
+            match result {
+                Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
+                Err(e) => io_fail(lua, e),
+            }
         })?,
     )?;
     m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;

@@ -29,6 +29,12 @@ function conn_methods:shutdown()
 	return true
 end
 conn_methods.close = conn_methods.shutdown
+-- HTTP/1: the socket of the request that switched protocols.
+function conn_methods:take_socket()
+	local stream = self._current
+	if not stream then return nil, "no request on this connection", 22 end
+	return stream:take_socket()
+end
 
 local server_methods = {}
 local server_mt = { __name = "http.server", __index = server_methods }
@@ -57,6 +63,7 @@ local function finished(stream)
 	local conn = stream._busy_conn
 	if not conn then return end
 	stream._busy_conn = nil
+	if conn._current == stream then conn._current = nil end
 	local busy = conn._busy - 1
 	conn._busy = busy
 	if busy == 0 and conn._onidle then conn._onidle(conn) end
@@ -83,6 +90,7 @@ local function dispatch(self)
 		conn._busy = (conn._busy or 0) + 1
 		local stream = wrap_stream(ud, conn, not self.cq)
 		stream._busy_conn = conn
+		conn._current = stream
 		if self.cq then
 			self.cq:wrap(run_handler, self, stream)
 		else
@@ -147,12 +155,12 @@ function server_methods:listen()
 	return true
 end
 
--- A connected socket from elsewhere (cqueues: pollfd(), luasocket: getfd()); the server
--- serves a duplicate of its fd, so the caller may close its own object.
+-- A connected socket: ours (take_socket), or from elsewhere (cqueues: pollfd(), luasocket:
+-- getfd()), then the server serves a duplicate of its fd, so the caller may close its own.
 function server_methods:add_socket(socket)
-	local getfd = socket.pollfd or socket.getfd
-	if type(getfd) ~= "function" then error("add_socket: socket object expected", 2) end
-	local ok, err, errno = self._ud:add_socket(getfd(socket))
+	local t = type(socket)
+	local getfd = (t == "table" or t == "userdata") and (socket.pollfd or socket.getfd)
+	local ok, err, errno = self._ud:add_socket(getfd and getfd(socket) or socket)
 	if not ok then return nil, err, errno end
 	start_dispatch(self)
 	return true
