@@ -261,3 +261,409 @@ describe("http.request offline", function()
 		end)
 	end)
 end)
+
+-- Network: our server in this process (the client's waits keep it serving), and real peers
+-- on 127.0.0.1 started here and stopped by their ids: python's http.server, a python-h2 server,
+-- tinyproxy, pproxy.
+local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/[^/]*$") or "."
+package.path = root .. "/?.lua;" .. package.path
+local support = require "spec.support"
+local http_cookie = require "http.cookie"
+local http_hsts = require "http.hsts"
+local http_proxies = require "http.proxies"
+local http_tls = require "http.tls"
+local http_zlib = require "http.zlib"
+local client = require "http.client"
+
+local ETIMEDOUT = 110
+
+-- A python peer (or any command printing its port first) and that port.
+local function peer(cmd)
+	local job = support.spawn(cmd)
+	local deadline = support.now() + 10
+	while not job:out():match("%d+\n") do
+		assert(not job:done(), "peer exited: " .. job:err())
+		assert(support.now() < deadline, "peer did not start: " .. job:err())
+		support.sleep(0.05)
+	end
+	return tonumber(job:out():match("(%d+)")), job
+end
+
+local function python_peer(script, args)
+	return peer("python3 " .. root .. "/spec/support/" .. script .. " " .. (args or ""))
+end
+
+local function free_port()
+	local p = assert(io.popen("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'"))
+	local port = tonumber(p:read("*l"))
+	p:close()
+	return port
+end
+
+-- Wait until something accepts connections on the port.
+local function wait_listening(port)
+	local deadline = support.now() + 10
+	while true do
+		local conn = client.connect({ host = "127.0.0.1", port = port }, 1)
+		if conn then
+			conn:close()
+			return
+		end
+		assert(support.now() < deadline, "nothing listens on port " .. port)
+		support.sleep(0.05)
+	end
+end
+
+local function insecure_ctx()
+	local ctx = http_tls.new_client_context()
+	ctx:setVerify(http_tls.VERIFY_NONE)
+	return ctx
+end
+
+-- A request with private stores, so that tests do not see each other's cookies and HSTS hosts.
+local function request(uri)
+	local req = http_request.new_from_uri(uri)
+	req.cookie_store = http_cookie.new_store()
+	req.hsts = http_hsts.new_store()
+	req.proxies = http_proxies.new()
+	return req
+end
+
+local function fetch(req, timeout)
+	local headers, stream, errno = req:go(timeout or 5)
+	assert(headers, tostring(stream) .. " " .. tostring(errno))
+	return headers, assert(stream:get_body_as_string(5)), stream
+end
+
+-- Our server, answering "<method> <path> <body length>" plus x-* fields describing the request;
+-- `routes[path](stream, headers)` answers other paths.
+local function our_server(routes, options)
+	return support.server(function(_, stream)
+		local h = assert(stream:get_headers())
+		local route = routes and routes[h:get(":path"):match("^[^?]*")]
+		if route then return route(stream, h) end
+		local body = assert(stream:get_body_as_string())
+		local _, _, peer_port = stream:peername()
+		support.respond(stream, 200, h:get(":method") .. " " .. h:get(":path") .. " " .. #body, {
+			{ "x-peer", tostring(peer_port) },
+			{ "x-cookie", h:get("cookie") or "" },
+			{ "x-referer", h:get("referer") or "" },
+			{ "x-accept-encoding", h:get("accept-encoding") or "" },
+			{ "x-scheme", h:get(":scheme") or "" },
+			{ "x-authorization", h:get("authorization") or "" },
+			{ "x-body", body:sub(1, 64) },
+		})
+	end, options)
+end
+
+describe("http.request against our server", function()
+	after_each(support.cleanup)
+	teardown(support.remove_files)
+
+	it("GETs and reuses the kept-alive connection", function()
+		local server = our_server()
+		local url = support.url(server, "/hello?x=1")
+		local peers = {}
+		for i = 1, 3 do
+			local headers, body = fetch(request(url))
+			assert.same("200", headers:get(":status"))
+			assert.same("GET /hello?x=1 0", body)
+			assert.same("gzip, deflate", headers:get("x-accept-encoding"))
+			peers[i] = headers:get("x-peer")
+		end
+		assert.same(peers[1], peers[2])
+		assert.same(peers[1], peers[3])
+		-- the request object can go again
+		local req = request(url)
+		assert.same("GET /hello?x=1 0", select(2, fetch(req)))
+		assert.same("GET /hello?x=1 0", select(2, fetch(req)))
+	end)
+
+	it("sends the userinfo as Basic credentials", function()
+		local server = our_server()
+		local headers = fetch(request("http://alad%64in:open%20sesame@127.0.0.1:" .. support.port(server) .. "/"))
+		assert.same("Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ==", headers:get("x-authorization"))
+	end)
+
+	it("sends string, function and file bodies", function()
+		local server = our_server()
+		local url = support.url(server, "/up")
+		local req = request(url)
+		req.headers:upsert(":method", "POST")
+		req:set_body("hello")
+		local headers, body = fetch(req)
+		assert.same("POST /up 5", body)
+		assert.same("hello", headers:get("x-body"))
+		local parts, i = { "a", "bb", "ccc" }, 0
+		req:set_body(function()
+			i = i + 1
+			return parts[i]
+		end)
+		headers, body = fetch(req)
+		assert.same("POST /up 6", body)
+		assert.same("abbccc", headers:get("x-body"))
+		local f = io.tmpfile()
+		f:write(string.rep("f", 70000))
+		req:set_body(f)
+		f:seek("set", 100) -- sent from the start all the same
+		assert.same("POST /up 70000", select(2, fetch(req)))
+		assert.same("POST /up 70000", select(2, fetch(req)))
+		f:close()
+	end)
+
+	it("follows a redirect chain, carrying cookies and referer", function()
+		local routes = {
+			["/r1"] = function(stream)
+				support.respond(stream, 302, "moved", { { "location", "/r2?a" }, { "set-cookie", "step=1; Path=/" } })
+			end,
+			["/r2"] = function(stream)
+				support.respond(stream, 301, "moved", { { "location", "sub/final" } })
+			end,
+			["/loop"] = function(stream)
+				support.respond(stream, 307, "again", { { "location", "/loop" } })
+			end,
+			["/not-modified"] = function(stream)
+				support.respond(stream, 304, nil, { { "location", "/r1" } })
+			end,
+		}
+		local server = our_server(routes)
+		local req = request(support.url(server, "/r1"))
+		local headers, body = fetch(req)
+		assert.same("200", headers:get(":status"))
+		assert.same("GET /sub/final 0", body)
+		assert.same("step=1", headers:get("x-cookie"))
+		assert.same(support.url(server, "/r2?a"), headers:get("x-referer"))
+
+		req.follow_redirects = false
+		headers, body = fetch(req)
+		assert.same("302", headers:get(":status"))
+		assert.same("/r2?a", headers:get("location"))
+		assert.same("moved", body)
+
+		local ok, err, errno = request(support.url(server, "/loop")):go(5)
+		assert.is_nil(ok)
+		assert.same("maximum redirects exceeded", err)
+		assert.same(40, errno)
+
+		req = request(support.url(server, "/loop"))
+		req.max_redirects = 0
+		ok, err = req:go(5)
+		assert.same("maximum redirects exceeded", err)
+
+		headers = fetch(request(support.url(server, "/not-modified")))
+		assert.same("304", headers:get(":status"))
+	end)
+
+	it("redirects POST: 303 to a GET without body, 307 and 308 with method and body", function()
+		local routes = {}
+		for _, status in ipairs({ "301", "302", "303", "307", "308" }) do
+			routes["/" .. status] = function(stream)
+				assert(stream:get_body_as_string())
+				support.respond(stream, tonumber(status), "", { { "location", "/done" } })
+			end
+		end
+		local server = our_server(routes)
+		local expected = { ["301"] = "GET /done 0", ["302"] = "GET /done 0", ["303"] = "GET /done 0",
+			["307"] = "POST /done 4", ["308"] = "POST /done 4" }
+		for status, want in pairs(expected) do
+			local req = request(support.url(server, "/" .. status))
+			req.headers:upsert(":method", "POST")
+			req:set_body("data")
+			assert.same(want, select(2, fetch(req)), status)
+		end
+		local req = request(support.url(server, "/301"))
+		req.headers:upsert(":method", "POST")
+		req:set_body("data")
+		req.post301 = true
+		assert.same("POST /done 4", select(2, fetch(req)))
+	end)
+
+	it("keeps cookies in its store and sends them back", function()
+		local routes = {
+			["/login"] = function(stream)
+				support.respond(stream, 200, "in", {
+					{ "set-cookie", "session=abc; Path=/; HttpOnly" },
+					{ "set-cookie", "pref=dark; Path=/app" },
+				})
+			end,
+		}
+		local server = our_server(routes)
+		local store = http_cookie.new_store()
+		local function go(path)
+			local req = request(support.url(server, path))
+			req.cookie_store = store
+			return (fetch(req))
+		end
+		assert.same("", go("/"):get("x-cookie"))
+		go("/login")
+		assert.same("abc", store:get("127.0.0.1", "/", "session"))
+		assert.same("session=abc", go("/"):get("x-cookie"))
+		local both = go("/app/page"):get("x-cookie")
+		assert.truthy(both == "pref=dark; session=abc" or both == "session=abc; pref=dark", both)
+		-- a cookie header of the caller's own is kept, the store's added to it
+		local req = request(support.url(server, "/"))
+		req.cookie_store = store
+		req.headers:append("cookie", "mine=1")
+		assert.same("mine=1; session=abc", fetch(req):get("x-cookie"))
+		-- no store: no cookies
+		req = request(support.url(server, "/"))
+		req.cookie_store = false
+		assert.same("", fetch(req):get("x-cookie"))
+	end)
+
+	it("uses the shared default cookie store", function()
+		local routes = {
+			["/set"] = function(stream) support.respond(stream, 200, "", { { "set-cookie", "shared=yes" } }) end,
+		}
+		local server = our_server(routes)
+		assert(http_request.new_from_uri(support.url(server, "/set")):go(5))
+		local headers = fetch(http_request.new_from_uri(support.url(server, "/")))
+		assert.same("shared=yes", headers:get("x-cookie"))
+		http_request.new_from_uri("http://x/").cookie_store:remove("127.0.0.1")
+	end)
+
+	it("decodes gzip and deflate bodies it asked for, and leaves others alone", function()
+		local text = string.rep("compressible text ", 200)
+		local routes = {
+			["/deflate"] = function(stream, h)
+				local accept = h:get("accept-encoding") or ""
+				if accept:find("deflate") then
+					support.respond(stream, 200, http_zlib.deflate()(text, true), { { "content-encoding", "deflate" } })
+				else
+					support.respond(stream, 200, text)
+				end
+			end,
+		}
+		local server = our_server(routes)
+		local headers, body = fetch(request(support.url(server, "/deflate")))
+		assert.same(text, body)
+		assert.is_nil(headers:get("content-encoding"))
+		local req = request(support.url(server, "/deflate"))
+		req.headers:upsert("accept-encoding", "deflate")
+		headers, body = fetch(req)
+		assert.same("deflate", headers:get("content-encoding"))
+		assert.same(text, http_zlib.inflate()(body, true))
+		req.headers:upsert("accept-encoding", "identity")
+		assert.same(text, select(2, fetch(req)))
+	end)
+
+	it("honours Expect: 100-continue (our server answers 100 when it reads, or 417)", function()
+		local routes = {
+			["/refuse"] = function(stream) support.respond(stream, 417, "no") end,
+		}
+		local server = our_server(routes)
+		local big = string.rep("b", 200000)
+		local req = request(support.url(server, "/take"))
+		req.headers:upsert(":method", "PUT")
+		req:set_body(big)
+		assert.same("100-continue", req.headers:get("expect"))
+		local t0 = support.now()
+		assert.same("PUT /take 200000", select(2, fetch(req)))
+		assert.truthy(support.now() - t0 < 0.9) -- did not wait for expect_100_timeout
+		req = request(support.url(server, "/refuse"))
+		req.headers:upsert(":method", "PUT")
+		req:set_body(big)
+		local headers, body = fetch(req)
+		assert.same("417", headers:get(":status"))
+		assert.same("no", body)
+		-- the server is fine afterwards
+		assert.same("GET / 0", select(2, fetch(request(support.url(server, "/")))))
+	end)
+
+	it("speaks TLS to a self-signed server without verification, and refuses it with", function()
+		local server = our_server(nil, { tls = true })
+		local url = "https://localhost:" .. support.port(server) .. "/secure"
+		local ok, err = request(url):go(5)
+		assert.is_nil(ok)
+		assert.truthy(err:find("certificate"), err)
+		local req = request(url)
+		req.ctx = insecure_ctx()
+		local headers, body, stream = fetch(req)
+		assert.same("GET /secure 0", body)
+		assert.same("https", headers:get("x-scheme"))
+		assert.truthy(stream:checktls())
+		assert.same(2, stream.connection.version) -- ALPN
+		req.version = 1.1
+		local _, _, stream2 = fetch(req)
+		assert.same(1.1, stream2.connection.version)
+	end)
+
+	it("records strict-transport-security from https answers and upgrades later requests", function()
+		local server = our_server({
+			["/sts"] = function(stream)
+				support.respond(stream, 200, "sts", { { "strict-transport-security", 'max-age="1000"; includeSubDomains' } })
+			end,
+		}, { tls = true })
+		local port = support.port(server)
+		local hsts, ctx = http_hsts.new_store(), insecure_ctx()
+		local function go(url, timeout)
+			local req = request(url)
+			req.hsts, req.ctx = hsts, ctx
+			return req:go(timeout or 5)
+		end
+		-- a plain request to the TLS server fails before
+		assert.is_nil(go("http://localhost:" .. port .. "/", 2))
+		assert(go("https://localhost:" .. port .. "/sts"))
+		assert.is_true(hsts:check("localhost"))
+		assert.is_true(hsts:check("sub.localhost"))
+		local headers, stream = assert(go("http://localhost:" .. port .. "/after"))
+		assert.same("GET /after 0", stream:get_body_as_string())
+		assert.same("https", headers:get("x-scheme"))
+		-- IP addresses are not HSTS hosts
+		assert(go("https://127.0.0.1:" .. port .. "/sts"))
+		assert.is_false(hsts:check("127.0.0.1"))
+	end)
+
+	it("follows a redirect from http to https, and refuses one from https to http", function()
+		local tls_server = our_server({
+			["/down"] = function(stream)
+				support.respond(stream, 302, "", { { "location", "http://127.0.0.1/" } })
+			end,
+		}, { tls = true })
+		local tls_url = "https://127.0.0.1:" .. support.port(tls_server)
+		local plain = our_server({
+			["/up"] = function(stream) support.respond(stream, 301, "", { { "location", tls_url .. "/landed" } }) end,
+		})
+		local req = request(support.url(plain, "/up"))
+		req.ctx = insecure_ctx()
+		local headers, body = fetch(req)
+		assert.same("GET /landed 0", body)
+		assert.same("https", headers:get("x-scheme"))
+		req = request(tls_url .. "/down")
+		req.ctx = insecure_ctx()
+		local ok, err = req:go(5)
+		assert.is_nil(ok)
+		assert.truthy(err:find("https to http"))
+	end)
+
+	it("shares an HTTP/2 connection between concurrent requests (cqueues)", function()
+		local cqueues = require "cqueues"
+		local server = our_server(nil, { tls = true })
+		local url = "https://localhost:" .. support.port(server) .. "/c"
+		local ctx = insecure_ctx()
+		local cq = cqueues.new()
+		cq:wrap(function() server:loop() end)
+		local peers, n = {}, 0
+		local function get(i)
+			local req = request(url .. i)
+			req.ctx = ctx
+			local headers, stream = assert(req:go(5))
+			assert.same("GET /c" .. i .. " 0", stream:get_body_as_string())
+			peers[headers:get("x-peer")] = true
+			n = n + 1
+		end
+		cq:wrap(function()
+			-- requests made once the connection is up share it (concurrent first requests each
+			-- open their own: the pool does not wait for a connection that may turn out h2)
+			get(0)
+			for i = 1, 8 do cq:wrap(get, i) end
+		end)
+		local deadline = support.now() + 10
+		while n < 9 and support.now() < deadline do assert(cq:step(0.05)) end
+		assert.same(9, n)
+		local count = 0
+		for _ in pairs(peers) do count = count + 1 end
+		assert.same(1, count)
+		server:close()
+	end)
+end)

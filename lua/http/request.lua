@@ -11,7 +11,7 @@ local to_authority, decodeURIComponent = http_util.to_authority, http_util.decod
 local encodeURIComponent = http_util.encodeURIComponent
 local floor = math.floor
 
-local EINVAL, ELOOP, ECONNREFUSED, ETIMEDOUT = 22, 40, 111, 110
+local EPIPE, EINVAL, ELOOP, ECONNRESET, ETIMEDOUT, ECONNREFUSED = 32, 22, 40, 104, 110, 111
 
 local client -- http.client, loaded on the first request
 local ACCEPT_ENCODING = "gzip, deflate"
@@ -251,19 +251,33 @@ local function left(deadline)
 	return t > 0 and t or 0
 end
 
+local FILE_CHUNK = 64 * 1024
+
+-- The body's last chunk carries the end of the stream (a separate empty one could come after
+-- the server has already answered a request whose content-length was reached).
 local function write_body(stream, body, deadline)
 	if type(body) == "string" then
 		return stream:write_chunk(body, true, left(deadline))
-	elseif type(body) == "function" then
-		while true do
-			local chunk = body()
-			if chunk == nil then return stream:write_chunk("", true, left(deadline)) end
-			local ok, err, errno = stream:write_chunk(chunk, false, left(deadline))
-			if not ok then return nil, err, errno end
+	end
+	local next_chunk
+	if type(body) == "function" then
+		next_chunk = body
+	else
+		assert(body:seek("set"))
+		next_chunk = function()
+			local data, err = body:read(FILE_CHUNK)
+			if err then error(err) end
+			return data
 		end
 	end
-	assert(body:seek("set"))
-	return stream:write_body_from_file(body, left(deadline))
+	local chunk = next_chunk()
+	if chunk == nil then return stream:write_chunk("", true, left(deadline)) end
+	while true do
+		local following = next_chunk()
+		local ok, err, errno = stream:write_chunk(chunk, following == nil, left(deadline))
+		if not ok or following == nil then return ok, err, errno end
+		chunk = following
+	end
 end
 
 -- Connection options for http.client, kept per request object while its fields stay the same
@@ -324,8 +338,9 @@ local function socks_connect(req, proxy, host, port, tls, deadline)
 	return client.negotiate(s:take_socket(), options(req, host, port, tls, req.version), left(deadline))
 end
 
--- A stream for the request `h` (which may be changed: absolute-form path for a proxy).
-local function open_stream(req, h, host, port, tls, deadline)
+-- A stream for the request `h` (which may be changed: absolute-form path for a proxy) for
+-- `path` (origin-form).
+local function open_stream(req, h, path, host, port, tls, deadline)
 	local proxy = req.proxy
 	if proxy == nil and req.proxies then
 		proxy = req.proxies:choose(tls and "https" or "http", host)
@@ -341,7 +356,7 @@ local function open_stream(req, h, host, port, tls, deadline)
 		local popts = { host = phost, port = pport, tls = pscheme == "https", version = 1.1 }
 		if not tls then
 			-- a plain request goes to the proxy with the absolute URI as its target
-			h:upsert(":path", "http://" .. h:get(":authority") .. h:get(":path"))
+			h:upsert(":path", "http://" .. h:get(":authority") .. path)
 			if authorization then h:upsert("proxy-authorization", authorization) end
 			return client.pooled(popts, left(deadline))
 		end
@@ -392,6 +407,48 @@ local function go_connect(req, deadline)
 	return resp, stream
 end
 
+-- Send the request `h` on a new stream and read the response head (after any 100 Continue).
+-- Returns the head and the stream, or nil, nil, err, errno and whether the request can be sent
+-- again (its head could not be sent: a kept-alive connection the server had closed).
+local function exchange(req, h, path, host, port, tls, decode, body, deadline)
+	local stream, err, errno = open_stream(req, h, path, host, port, tls, deadline)
+	if not stream then return nil, nil, err, errno end
+	if decode then stream:decode_content() end
+	local resp, ok
+	ok, err, errno = stream:write_headers(h, body == nil, left(deadline))
+	if not ok then
+		stream:shutdown()
+		return nil, nil, err, errno, errno == EPIPE or errno == ECONNRESET
+	end
+	if body ~= nil then
+		if h:get("expect") == "100-continue" then
+			local t, l = req.expect_100_timeout, left(deadline)
+			if l and l < t then t = l end
+			resp, err, errno = stream:get_headers(t)
+			if resp then
+				-- a final answer before the body (e.g. 417): the body is not sent
+				local status = resp:get(":status")
+				if status:sub(1, 1) == "1" and status ~= "101" then resp = nil end
+			elseif errno ~= ETIMEDOUT then
+				ok = false
+			end
+		end
+		if ok and not resp then
+			ok, err, errno = write_body(stream, body, deadline)
+		end
+	end
+	while ok do
+		if not resp then resp, err, errno = stream:get_headers(left(deadline)) end
+		if not resp then break end
+		local status = resp:get(":status")
+		-- informational answers (other than 101) come before the real one
+		if status:sub(1, 1) ~= "1" or status == "101" then return resp, stream end
+		resp = nil
+	end
+	stream:shutdown()
+	return nil, nil, err, errno
+end
+
 -- One request/response, without following redirects.
 local function go_once(req, deadline)
 	local headers = req.headers
@@ -419,41 +476,13 @@ local function go_once(req, deadline)
 	local path = h:get(":path")
 
 	client = client or require "http.client"
-	local stream, err, errno = open_stream(req, h, host, port, tls, deadline)
-	if not stream then return nil, err, errno end
-	if decode then stream:decode_content() end
-
-	local body, resp, ok = req.body
-	ok, err, errno = stream:write_headers(h, body == nil, left(deadline))
-	if ok and body ~= nil then
-		if h:get("expect") == "100-continue" then
-			local t, l = req.expect_100_timeout, left(deadline)
-			if l and l < t then t = l end
-			resp, err, errno = stream:get_headers(t)
-			if resp then
-				-- a final answer before the body (e.g. 417): the body is not sent
-				if resp:get(":status") == "100" then resp = nil end
-			elseif errno ~= ETIMEDOUT then
-				ok = false
-			end
-		end
-		if ok and not resp then
-			ok, err, errno = write_body(stream, body, deadline)
-		end
+	local body = req.body
+	local resp, stream, err, errno, again = exchange(req, h, path, host, port, tls, decode, body, deadline)
+	if again then
+		resp, stream, err, errno = exchange(req, h, path, host, port, tls, decode, body, deadline)
 	end
-	local status
-	while ok do
-		if not resp then resp, err, errno = stream:get_headers(left(deadline)) end
-		if not resp then break end
-		status = resp:get(":status")
-		-- informational answers (other than 101) come before the real one
-		if status:sub(1, 1) ~= "1" or status == "101" then break end
-		resp = nil
-	end
-	if not resp then
-		stream:shutdown()
-		return nil, err, errno
-	end
+	if not resp then return nil, err, errno end
+	local status = resp:get(":status")
 
 	if tls and req.hsts then
 		local sts = resp:get("strict-transport-security")
