@@ -336,8 +336,11 @@ local function fetch(req, timeout)
 end
 
 -- Our server, answering "<method> <path> <body length>" plus x-* fields describing the request;
--- `routes[path](stream, headers)` answers other paths.
+-- `routes[path](stream, headers)` answers other paths. It runs its handlers on our scheduler
+-- (which the client's waits pump) even once cqueues is loaded, unless options.cq says otherwise.
 local function our_server(routes, options)
+	options = options or {}
+	if options.cq == nil then options.cq = false end
 	return support.server(function(_, stream)
 		local h = assert(stream:get_headers())
 		local route = routes and routes[h:get(":path"):match("^[^?]*")]
@@ -638,11 +641,10 @@ describe("http.request against our server", function()
 
 	it("shares an HTTP/2 connection between concurrent requests (cqueues)", function()
 		local cqueues = require "cqueues"
-		local server = our_server(nil, { tls = true })
+		local cq = cqueues.new()
+		local server = our_server(nil, { tls = true, cq = cq })
 		local url = "https://localhost:" .. support.port(server) .. "/c"
 		local ctx = insecure_ctx()
-		local cq = cqueues.new()
-		cq:wrap(function() server:loop() end)
 		local peers, n = {}, 0
 		local function get(i)
 			local req = request(url .. i)
@@ -666,4 +668,277 @@ describe("http.request against our server", function()
 		assert.same(1, count)
 		server:close()
 	end)
+end)
+
+describe("http.request against python's http.server (HTTP/1.1 keep-alive)", function()
+	after_each(support.cleanup)
+	teardown(support.remove_files)
+
+	local function url(port, path) return "http://127.0.0.1:" .. port .. path end
+
+	it("reuses one connection for sequential requests", function()
+		local port = python_peer("request_server.py")
+		local first
+		for _ = 1, 5 do
+			local headers, body = fetch(request(url(port, "/hello")))
+			assert.same("hello", body)
+			first = first or headers:get("x-peer")
+			assert.same(first, headers:get("x-peer"))
+		end
+	end)
+
+	it("waits for 100 Continue, takes a 417 at once, and sends after expect_100_timeout", function()
+		local port = python_peer("request_server.py")
+		local body = string.rep("e", 5000)
+		local function put(path, timeout)
+			local req = request(url(port, path))
+			req.headers:upsert(":method", "PUT")
+			req:set_body(body)
+			req.expect_100_timeout = timeout or 1
+			local t0 = support.now()
+			local headers, text = fetch(req)
+			return headers:get(":status"), text, support.now() - t0
+		end
+		local status, text, elapsed = put("/expect")
+		assert.same("200", status)
+		assert.truthy(text:lower():find("\nexpect: 100-continue\n", 1, true), text:sub(1, 300))
+		assert.truthy(text:sub(-5000) == body)
+		assert.truthy(elapsed < 0.9, elapsed)
+		status, text, elapsed = put("/expect-417")
+		assert.same("417", status)
+		assert.same("", text)
+		assert.truthy(elapsed < 0.9, elapsed)
+		status, text, elapsed = put("/expect-silent", 0.4)
+		assert.same("200", status)
+		assert.truthy(text:sub(-5000) == body)
+		assert.truthy(elapsed >= 0.39 and elapsed < 2, elapsed)
+	end)
+
+	it("downloads and uploads 10 MB", function()
+		local port = python_peer("request_server.py")
+		local n = 10 * 1024 * 1024
+		local headers, body = fetch(request(url(port, "/big?n=" .. n)), 30)
+		assert.same(tostring(n), headers:get("content-length"))
+		assert.same(n, #body)
+		assert.same(string.rep("0123456789abcdef", 8), body:sub(1, 128))
+		assert.same(string.rep("0123456789abcdef", 8), body:sub(-128))
+		local req = request(url(port, "/upload"))
+		req.headers:upsert(":method", "POST")
+		req:set_body(body)
+		local md5 = io.popen("python3 -c 'import hashlib,sys; print(hashlib.md5(b\"0123456789abcdef\" * " .. string.format("%d", n / 16) .. ").hexdigest())'")
+		local want = md5:read("*l")
+		md5:close()
+		assert.same(n .. " " .. want, select(2, fetch(req, 30)))
+		-- from a file, and from a function
+		local f = io.tmpfile()
+		f:write(body)
+		req:set_body(f)
+		assert.same(n .. " " .. want, select(2, fetch(req, 30)))
+		f:close()
+		local i = 0
+		req:set_body(function()
+			if i >= n then return nil end
+			i = i + 65536
+			return body:sub(i - 65535, i)
+		end)
+		assert.same(n .. " " .. want, select(2, fetch(req, 30)))
+	end)
+
+	it("decodes a gzip body", function()
+		local port = python_peer("request_server.py")
+		local headers, body = fetch(request(url(port, "/gzip")))
+		assert.same(string.rep("hello gzip", 100), body)
+		assert.is_nil(headers:get("content-encoding"))
+	end)
+
+	it("times out as a whole: go(0.5) on a server that never answers", function()
+		local port = python_peer("request_server.py")
+		local t0 = support.now()
+		local ok, err, errno = request(url(port, "/never")):go(0.5)
+		local elapsed = support.now() - t0
+		assert.is_nil(ok)
+		assert.same(ETIMEDOUT, errno)
+		assert.same("string", type(err))
+		assert.truthy(elapsed >= 0.45 and elapsed < 1, elapsed)
+	end)
+
+	it("times out in the TLS handshake with a peer that accepts and says nothing", function()
+		local port = peer("python3 -c 'import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); "
+			.. "print(s.getsockname()[1], flush=True); c = s.accept(); time.sleep(30)'")
+		local t0 = support.now()
+		local ok, _, errno = request("https://127.0.0.1:" .. port .. "/"):go(0.5)
+		assert.is_nil(ok)
+		assert.same(ETIMEDOUT, errno)
+		assert.truthy(support.now() - t0 < 1)
+	end)
+
+	it("reports a refused connection", function()
+		local port = free_port()
+		local ok, err, errno = request(url(port, "/")):go(2)
+		assert.is_nil(ok)
+		assert.same(111, errno, err)
+	end)
+end)
+
+describe("http.request against an HTTP/2 peer (python-h2)", function()
+	after_each(support.cleanup)
+	teardown(support.remove_files)
+
+	-- Run fn(i) for i = 1..n concurrently under cqueues; returns the results.
+	local function concurrently(n, fn)
+		local cqueues = require "cqueues"
+		local cq = cqueues.new()
+		local results = {}
+		for i = 1, n do cq:wrap(function() results[i] = fn(i) end) end
+		assert(cq:loop(10))
+		return results
+	end
+
+	it("h2c with prior knowledge: concurrent requests share the connection", function()
+		local port = python_peer("request_h2_server.py")
+		local base = "http://127.0.0.1:" .. port
+		local function get(path, body)
+			local req = request(base .. path)
+			req.version = 2
+			if body then
+				req.headers:upsert(":method", "POST")
+				req:set_body(body)
+			end
+			local _, text, stream = fetch(req)
+			assert.same(2, stream.connection.version)
+			return text
+		end
+		assert.same("GET /first conn=1 stream=1 body=0", get("/first"))
+		assert.truthy(get("/post", "xyz"):find("^POST /post conn=1 stream=%d+ body=3$"))
+		local t0 = support.now()
+		local results = concurrently(10, function(i) return get("/slow" .. i .. "?delay=0.3") end)
+		assert.truthy(support.now() - t0 < 1.5)
+		for i = 1, 10 do
+			assert.truthy(results[i]:find("^GET /slow" .. i .. "%?delay=0.3 conn=1 "), results[i])
+		end
+	end)
+
+	it("h2 over TLS (ALPN) to a self-signed peer", function()
+		local cert, key = support.tmpname(".pem"), support.tmpname(".key")
+		assert(support.sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout " .. key .. " -out " .. cert
+			.. " -subj /CN=localhost -days 1 >/dev/null 2>&1"))
+		local port = python_peer("request_h2_server.py", cert .. " " .. key)
+		local req = request("https://localhost:" .. port .. "/tls")
+		assert.is_nil(req:go(5)) -- not trusted
+		req.ctx = insecure_ctx()
+		local _, text, stream = fetch(req)
+		assert.truthy(text:find("^GET /tls conn=%d+ stream=1 body=0$"), text)
+		assert.same(2, stream.connection.version)
+	end)
+end)
+
+describe("http.request through proxies", function()
+	after_each(support.cleanup)
+	teardown(support.remove_files)
+
+	local function tinyproxy()
+		local port = free_port()
+		local conf = support.file(table.concat({ "Port " .. port, "Listen 127.0.0.1", "Timeout 30", "MaxClients 50",
+			"LogLevel Error", "" }, "\n"))
+		support.spawn("tinyproxy -d -c " .. conf)
+		wait_listening(port)
+		return "http://127.0.0.1:" .. port
+	end
+
+	local function pproxy()
+		local port = free_port()
+		support.spawn("pproxy -l http+socks5://127.0.0.1:" .. port)
+		wait_listening(port)
+		return port
+	end
+
+	it("sends the absolute URI (and proxy credentials) to an HTTP proxy", function()
+		local port = python_peer("request_server.py")
+		local req = request("http://example.test:8080/path?q=1")
+		req.proxy = "http://us%65r:pw@127.0.0.1:" .. port
+		local headers, text = fetch(req)
+		assert.same("200", headers:get(":status"))
+		assert.truthy(text:find("^GET http://example.test:8080/path%?q=1\n"), text)
+		assert.truthy(text:lower():find("\nproxy%-authorization: basic dxnlcjpwdw==\n"), text)
+		assert.truthy(text:lower():find("\nhost: example.test:8080\n"), text)
+	end)
+
+	it("goes through tinyproxy: plain requests and a CONNECT tunnel for https", function()
+		local proxy = tinyproxy()
+		local port = python_peer("request_server.py")
+		local req = request("http://127.0.0.1:" .. port .. "/echo")
+		req.proxy = proxy
+		local _, text = fetch(req)
+		assert.truthy(text:find("^GET /echo\n"), text)
+		assert.truthy(text:lower():find("\nvia: [^\n]*tinyproxy"), text)
+		-- https: CONNECT, then TLS with the server through the tunnel
+		local server = our_server(nil, { tls = true })
+		req = request("https://localhost:" .. support.port(server) .. "/tunnelled")
+		req.proxy, req.ctx = proxy, insecure_ctx()
+		local headers, body, stream = fetch(req)
+		assert.same("GET /tunnelled 0", body)
+		assert.same("https", headers:get("x-scheme"))
+		assert.truthy(stream:checktls())
+		-- a refused CONNECT (nothing listens there) is an error
+		req = request("https://127.0.0.1:" .. free_port() .. "/")
+		req.proxy = proxy
+		local ok, err = req:go(5)
+		assert.is_nil(ok)
+		assert.truthy(err:find("CONNECT"), err)
+	end)
+
+	it("asks .proxies when .proxy is nil, and not when it is false", function()
+		local proxy = tinyproxy()
+		local port = python_peer("request_server.py")
+		local env = { http_proxy = proxy, no_proxy = "skip.test" }
+		local function through(url, proxy_field)
+			local req = request(url)
+			req.proxies = http_proxies.new():update(function(name) return env[name] end)
+			req.proxy = proxy_field
+			local _, text = fetch(req)
+			return text:lower():find("\nvia: [^\n]*tinyproxy") ~= nil
+		end
+		local url = "http://127.0.0.1:" .. port .. "/echo"
+		assert.is_true(through(url))
+		assert.is_false(through(url, false))
+		env.no_proxy = "127.0.0.1"
+		assert.is_false(through(url))
+	end)
+
+	it("new_connect opens a tunnel through tinyproxy", function()
+		local proxy = tinyproxy()
+		local port = python_peer("request_server.py")
+		local req = http_request.new_connect(proxy, "127.0.0.1:" .. port)
+		local headers, stream = assert(req:go(5))
+		assert.same("200", headers:get(":status"))
+		local socket = assert(stream.connection:take_socket())
+		local conn = assert(client.negotiate(socket, { host = "127.0.0.1", port = port }, 5))
+		local s = conn:new_stream()
+		local h = http_headers.new()
+		h:append(":method", "GET")
+		h:append(":scheme", "http")
+		h:append(":authority", "127.0.0.1:" .. port)
+		h:append(":path", "/hello")
+		assert(s:write_headers(h, true, 5))
+		assert.same("200", assert(s:get_headers(5)):get(":status"))
+		assert.same("hello", s:get_body_as_string(5))
+		conn:close()
+	end)
+
+	local has_socks = pcall(function() assert(require "http.socks".connect) end)
+	local socks_it = has_socks and it or pending
+	for _, scheme in ipairs({ "socks5", "socks5h" }) do
+		socks_it("goes through a " .. scheme .. " proxy (pproxy), plain and https", function()
+			local proxy = scheme .. "://127.0.0.1:" .. pproxy()
+			local port = python_peer("request_server.py")
+			local req = request("http://localhost:" .. port .. "/echo")
+			req.proxy = proxy
+			local _, text = fetch(req)
+			assert.truthy(text:find("^GET /echo\n"), text)
+			local server = our_server(nil, { tls = true })
+			req = request("https://localhost:" .. support.port(server) .. "/socks")
+			req.proxy, req.ctx = proxy, insecure_ctx()
+			assert.same("GET /socks 0", select(2, fetch(req)))
+		end)
+	end
 end)

@@ -13,7 +13,7 @@ local floor = math.floor
 
 local EPIPE, EINVAL, ELOOP, ECONNRESET, ETIMEDOUT, ECONNREFUSED = 32, 22, 40, 104, 110, 111
 
-local client -- http.client, loaded on the first request
+local client = require "http.client"
 local ACCEPT_ENCODING = "gzip, deflate"
 
 local methods = {
@@ -475,7 +475,6 @@ local function go_once(req, deadline)
 	if decode then h:append("accept-encoding", ACCEPT_ENCODING) end
 	local path = h:get(":path")
 
-	client = client or require "http.client"
 	local body = req.body
 	local resp, stream, err, errno, again = exchange(req, h, path, host, port, tls, decode, body, deadline)
 	if again then
