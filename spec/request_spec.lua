@@ -277,42 +277,8 @@ local client = require "http.client"
 
 local ETIMEDOUT = 110
 
--- A python peer (or any command printing its port first) and that port.
-local function peer(cmd)
-	local job = support.spawn(cmd)
-	local deadline = support.now() + 10
-	while not job:out():match("%d+\n") do
-		assert(not job:done(), "peer exited: " .. job:err())
-		assert(support.now() < deadline, "peer did not start: " .. job:err())
-		support.sleep(0.05)
-	end
-	return tonumber(job:out():match("(%d+)")), job
-end
-
-local function python_peer(script, args)
-	return peer("python3 " .. root .. "/spec/support/" .. script .. " " .. (args or ""))
-end
-
-local function free_port()
-	local p = assert(io.popen("python3 -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'"))
-	local port = tonumber(p:read("*l"))
-	p:close()
-	return port
-end
-
--- Wait until something accepts connections on the port.
-local function wait_listening(port)
-	local deadline = support.now() + 10
-	while true do
-		local conn = client.connect({ host = "127.0.0.1", port = port }, 1)
-		if conn then
-			conn:close()
-			return
-		end
-		assert(support.now() < deadline, "nothing listens on port " .. port)
-		support.sleep(0.05)
-	end
-end
+local peers = require "spec.support.request_peers"
+local peer, python_peer, free_port, wait_listening = peers.start, peers.python, peers.free_port, peers.wait_listening
 
 local function insecure_ctx()
 	local ctx = http_tls.new_client_context()
@@ -847,7 +813,7 @@ describe("http.request through proxies", function()
 
 	local function pproxy()
 		local port = free_port()
-		support.spawn("pproxy -l http+socks5://127.0.0.1:" .. port)
+		support.spawn("python3 -m pproxy -l http+socks5://127.0.0.1:" .. port)
 		wait_listening(port)
 		return port
 	end
