@@ -129,6 +129,7 @@ describe("examples", function()
 		assert.truthy(#ids >= 2 and #ids <= 4, out)
 		for i = 1, #ids do assert.same(i, ids[i]) end
 	end)
+
 	-- A client example run against our server in this process (pumped until the script ends).
 	local function run_client(server, script, args)
 		local job = support.pump(server, support.spawn(command(script, args)), 10)
