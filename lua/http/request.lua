@@ -7,7 +7,7 @@ local http_util = require "http.util"
 local http_version = require "http.version"
 
 local monotime = core.monotime
-local to_authority, decodeURIComponent = http_util.to_authority, http_util.decodeURIComponent
+local decodeURIComponent = http_util.decodeURIComponent
 local encodeURIComponent = http_util.encodeURIComponent
 local floor = math.floor
 
@@ -15,6 +15,8 @@ local EPIPE, EINVAL, ELOOP, ECONNRESET, ETIMEDOUT, ECONNREFUSED = 32, 22, 40, 10
 
 local client = require "http.client"
 local ACCEPT_ENCODING = "gzip, deflate"
+local USER_AGENT = http_version.name .. "/" .. http_version.version
+local SAFE_METHODS = { GET = true, HEAD = true, OPTIONS = true, TRACE = true }
 
 local methods = {
 	follow_redirects = true,
@@ -94,6 +96,13 @@ local function parse_uri(uri)
 	return scheme, userinfo, host, port, path
 end
 
+-- host:port (IPv6 in brackets), without the port when it is the scheme's default.
+local function to_authority(host, port, scheme)
+	if host:find(":", 1, true) then host = "[" .. host .. "]" end
+	if port == http_util.scheme_to_port[scheme] then return host end
+	return host .. ":" .. string.format("%d", port)
+end
+
 local function new(host, port, tls, headers)
 	return setmetatable({ host = host, port = port, tls = tls, headers = headers }, mt)
 end
@@ -115,7 +124,7 @@ local function new_from_uri(uri)
 	headers:append(":path", path)
 	headers:append(":scheme", scheme)
 	if userinfo then headers:append("authorization", basic(userinfo)) end
-	headers:append("user-agent", http_version.name .. "/" .. http_version.version)
+	headers:append("user-agent", USER_AGENT)
 	return new(host, port, scheme == "https", headers)
 end
 
@@ -131,7 +140,7 @@ local function new_connect(uri, connect_authority)
 	headers:append(":authority", connect_authority)
 	headers:append(":method", "CONNECT")
 	if userinfo then headers:append("proxy-authorization", basic(userinfo)) end
-	headers:append("user-agent", http_version.name .. "/" .. http_version.version)
+	headers:append("user-agent", USER_AGENT)
 	return new(host, port, scheme == "https", headers)
 end
 
@@ -296,19 +305,13 @@ local function options(req, host, port, tls, version)
 	return o
 end
 
--- host:port for CONNECT (always with the port).
-local function connect_authority(host, port)
-	if host:find(":", 1, true) then host = "[" .. host .. "]" end
-	return host .. ":" .. port
-end
-
 -- A connection to host:port (TLS or not) through an HTTP proxy's CONNECT tunnel.
 local function tunnel(req, proxy_options, authorization, host, port, tls, deadline)
 	local conn, err, errno = client.connect(proxy_options, left(deadline))
 	if not conn then return nil, err, errno end
 	local h = http_headers.new()
 	h:append(":method", "CONNECT")
-	h:append(":authority", connect_authority(host, port))
+	h:append(":authority", to_authority(host, port)) -- with the port, always
 	if authorization then h:append("proxy-authorization", authorization) end
 	local stream = conn:new_stream()
 	local ok
@@ -465,7 +468,9 @@ local function go_once(req, deadline)
 	end
 	local store = req.cookie_store
 	if store then
-		local cookie = store:lookup_for_request(h, host, req.site_for_cookies, req.is_top_level)
+		local method = h:get(":method")
+		local cookie = store:lookup(host, h:get(":path"):match("^[^?]*"), true, tls, SAFE_METHODS[method] or false,
+			req.site_for_cookies, req.is_top_level)
 		if cookie ~= "" then
 			local old = h:get("cookie")
 			h:upsert("cookie", old and old .. "; " .. cookie or cookie)
