@@ -396,12 +396,14 @@ describe("http.request against our server", function()
 			end,
 		}
 		local server = our_server(routes)
+		local first = fetch(request(support.url(server, "/"))):get("x-peer")
 		local req = request(support.url(server, "/r1"))
 		local headers, body = fetch(req)
 		assert.same("200", headers:get(":status"))
 		assert.same("GET /sub/final 0", body)
 		assert.same("step=1", headers:get("x-cookie"))
 		assert.same(support.url(server, "/r2?a"), headers:get("x-referer"))
+		assert.same(first, headers:get("x-peer")) -- one kept-alive connection all along
 
 		req.follow_redirects = false
 		headers, body = fetch(req)
@@ -552,6 +554,12 @@ describe("http.request against our server", function()
 		assert.same("https", headers:get("x-scheme"))
 		assert.truthy(stream:checktls())
 		assert.same(2, stream.connection.version) -- ALPN
+		-- over HTTP/2, a body with Expect: 100-continue does not wait for a 100
+		req.headers:upsert(":method", "POST")
+		req:set_body(string.rep("x", 5000))
+		local t0 = support.now()
+		assert.same("POST /secure 5000", select(2, fetch(req)))
+		assert.truthy(support.now() - t0 < 0.9)
 		req.version = 1.1
 		local _, _, stream2 = fetch(req)
 		assert.same(1.1, stream2.connection.version)

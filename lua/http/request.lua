@@ -424,7 +424,8 @@ local function exchange(req, h, path, host, port, tls, decode, body, deadline)
 		return nil, nil, err, errno, errno == EPIPE or errno == ECONNRESET
 	end
 	if body ~= nil then
-		if h:get("expect") == "100-continue" then
+		-- (over HTTP/2 the body goes at once: a refusal there just resets the stream)
+		if h:get("expect") == "100-continue" and stream.connection.version ~= 2 then
 			local t, l = req.expect_100_timeout, left(deadline)
 			if l and l < t then t = l end
 			resp, err, errno = stream:get_headers(t)
@@ -499,6 +500,17 @@ local function go_once(req, deadline)
 	return resp, stream, status
 end
 
+-- Read a short (redirect) body to its end, so that its kept-alive connection can be reused.
+local function drain(stream, deadline)
+	local total = 0
+	while total <= 65536 do
+		local chunk, err = stream:get_next_chunk(left(deadline))
+		if chunk == nil then return err == nil end
+		total = total + #chunk
+	end
+	return false
+end
+
 function methods:go(timeout)
 	local deadline = timeout and monotime() + timeout
 	local req = self
@@ -510,7 +522,7 @@ function methods:go(timeout)
 		end
 		local err, errno
 		req, err, errno = req:handle_redirect(resp)
-		stream:shutdown()
+		if not (req and drain(stream, deadline)) then stream:shutdown() end
 		if not req then return nil, err, errno end
 	end
 end
