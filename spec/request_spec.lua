@@ -899,7 +899,8 @@ describe("http.request through proxies", function()
 		conn:close()
 	end)
 
-	local has_socks = pcall(function() assert(require "http.socks".connect) end)
+	-- (ours: lua-http's own, installed on this machine, must not stand in for it)
+	local has_socks = support.read(root .. "/lua/http/socks.lua") ~= nil
 	local socks_it = has_socks and it or pending
 	for _, scheme in ipairs({ "socks5", "socks5h" }) do
 		socks_it("goes through a " .. scheme .. " proxy (pproxy), plain and https", function()
