@@ -179,6 +179,33 @@ describe("http.client", function()
 		assert.same(text, zlib.inflate()(raw, true))
 	end)
 
+	it("gzip transfer-coding is transparent both ways (HTTP/1.1), and curl --tr-encoding reads ours", function()
+		local text = string.rep("a body that compresses well ", 2000)
+		local got
+		local server = support.server(function(_, stream)
+			local h = assert(stream:get_headers())
+			got = { te = h:get("transfer-encoding"), body = assert(stream:get_body_as_string()) }
+			local rh = http_headers.new()
+			rh:append(":status", "200")
+			rh:append("transfer-encoding", "gzip")
+			assert(stream:write_headers(rh, false))
+			for i = 1, 4 do assert(stream:write_chunk(text:sub((i - 1) * #text / 4 + 1, i * #text / 4), i == 4)) end
+		end)
+		local conn = assert(client.connect({ host = "127.0.0.1", port = support.port(server) }, 5))
+		local stream = conn:new_stream()
+		assert(stream:write_headers(request_headers("POST", "/", { { "transfer-encoding", "gzip" } }), false))
+		assert(stream:write_chunk(text:sub(1, 100), false))
+		assert(stream:write_chunk(text:sub(101), true))
+		local h = assert(stream:get_headers(5))
+		assert.truthy(h:get("transfer-encoding"):find("gzip"))
+		assert.same(text, stream:get_body_as_string(5))
+		assert.truthy(got.te:find("gzip"), got.te)
+		assert.same(text, got.body)
+		local out, err, rc = support.fetch(server, "--tr-encoding -d x " .. support.url(server, "/"))
+		assert.same(0, rc, err)
+		assert.same(text, out)
+	end)
+
 	it("hands over an upgraded connection: take_socket on both sides, then HTTP over it", function()
 		local server
 		server = support.server(function(_, stream)

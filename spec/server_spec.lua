@@ -110,9 +110,7 @@ describe("http.server", function()
 
 		for _, case in ipairs({
 			{ "HTTP/1.1", "--http1.1", 1.1, "^HTTP/1.1 200" },
-			-- lua-http's connection.version is the server's side of the handshake (1.1); the
-			-- HTTP/1.0 client still gets an HTTP/1.0 answer
-			{ "HTTP/1.0", "--http1.0", 1.1, "^HTTP/1.0 200" },
+			{ "HTTP/1.0", "--http1.0", 1.0, "^HTTP/1.0 200" },
 			{ "h2c", "--http2-prior-knowledge", 2, "^HTTP/2 200" },
 		}) do
 			local name, flag, version, status_line = case[1], case[2], case[3], case[4]
@@ -274,9 +272,14 @@ describe("http.server", function()
 			assert.same("caf\233 \255\254", r.headers["x-back"])
 		end)
 
-		it("answers an HTTP/1.0 request in HTTP/1.0 and closes", function()
-			local server = support.server(echo_path)
+		it("answers an HTTP/1.0 request in HTTP/1.0 and closes; connection.version is 1.0", function()
+			local version
+			local server = support.server(function(s, stream)
+				version = stream.connection.version
+				echo_path(s, stream)
+			end)
 			local out, err = raw_exchange(server, "GET /old HTTP/1.0\r\n\r\n")
+			assert.same(1.0, version)
 			local rs = support.parse_responses(out)
 			assert.same(1, #rs, out)
 			assert.same("1.0", rs[1].version)

@@ -3,7 +3,7 @@
 
 use mlua::{IntoLuaMulti, Lua, MultiValue, Value};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use tokio::sync::watch;
 
 /// A socket address as lua-http reports it (`family, address, port`).
@@ -35,8 +35,8 @@ impl From<tokio::net::unix::SocketAddr> for Addr {
 
 pub struct Conn {
     pub id: u64,
-    /// 1.0, 1.1 or 2.
-    pub version: f64,
+    /// 10, 11 or 20: HTTP/1.0, 1.1 or 2 (an HTTP/1.0 request on a server connection makes it 1.0).
+    version: AtomicU8,
     pub local: Addr,
     pub peer: Addr,
     /// The negotiated TLS session, for `checktls()`.
@@ -51,11 +51,27 @@ impl Conn {
     pub fn new(version: f64, local: Addr, peer: Addr, tls: Option<crate::tls::TlsInfo>) -> Conn {
         Conn {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            version,
+            version: AtomicU8::new((version * 10.0).round() as u8),
             local,
             peer,
             tls,
             shutdown: watch::channel(false).0,
+        }
+    }
+
+    pub fn version(&self) -> f64 {
+        f64::from(self.version.load(Ordering::Relaxed)) / 10.0
+    }
+
+    pub fn set_version(&self, v: f64) {
+        self.version.store((v * 10.0).round() as u8, Ordering::Relaxed);
+    }
+
+    /// The version as lua-http gives it: the integer 2, or 1.0 / 1.1.
+    pub fn lua_version(&self) -> Value {
+        match self.version.load(Ordering::Relaxed) {
+            20 => Value::Integer(2),
+            v => Value::Number(f64::from(v) / 10.0),
         }
     }
 

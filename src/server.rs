@@ -6,7 +6,7 @@ use crate::connection_common::{Addr, Conn};
 use crate::headers::Headers;
 use crate::runtime::{self, Notifier};
 use crate::socket::{io_fail, Socket};
-use crate::stream_common::{headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
+use crate::stream_common::{gzip_coded, headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 use std::convert::Infallible;
@@ -530,13 +530,19 @@ where
         let connect = req.method() == http::Method::CONNECT;
         let upgrade = (connect || req.headers().contains_key(http::header::UPGRADE)).then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
+        if parts.version == http::Version::HTTP_10 {
+            svc_conn.set_version(1.0);
+        }
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
             return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));
         }
         let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
-        let stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        let mut stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
+        if gzip_coded(&parts.headers) {
+            stream.decode_content();
+        }
         queue.push(match upgrade {
             Some(u) => stream.with_upgrade(u, connect),
             None => stream,

@@ -170,8 +170,18 @@ pub struct Stream {
     max_body: Option<u64>,
     /// A server stream whose request may switch protocols: Some(true) for a CONNECT.
     switching: Option<bool>,
-    /// Client: decode a gzip/deflate Content-Encoding of the response (`decode_content`).
+    /// Inflate the incoming body: the client asked to decode a Content-Encoding
+    /// (`decode_content`), or a server's request came with gzip transfer-coding.
     decode: bool,
+    /// The outgoing head asked for gzip transfer-coding (HTTP/1): the body is compressed here.
+    gzip_out: Option<Box<flate2::write::GzEncoder<Vec<u8>>>>,
+}
+
+/// A Transfer-Encoding with gzip in it (lua-http supports that coding transparently).
+pub fn gzip_coded(map: &HeaderMap) -> bool {
+    map.get_all(http::header::TRANSFER_ENCODING).iter().any(|v| {
+        v.to_str().is_ok_and(|v| v.split(',').any(|c| matches!(c.trim().to_ascii_lowercase().as_str(), "gzip" | "x-gzip")))
+    })
 }
 
 pub fn headers_from_map(h: &mut Headers, map: &HeaderMap) {
@@ -441,6 +451,7 @@ impl Stream {
             max_body,
             switching: None,
             decode: false,
+            gzip_out: None,
         }
     }
 
@@ -458,9 +469,30 @@ impl Stream {
         }
     }
 
-    /// decode_content: see `decode`.
+    /// decode_content, or a request body in gzip transfer-coding: see `decode`.
     pub fn decode_content(&mut self) {
         self.decode = true;
+    }
+
+    /// An outgoing head: compress the body if it asks for gzip transfer-coding (HTTP/1 only).
+    fn set_coding(&mut self, map: &HeaderMap) {
+        if self.conn.version() != 2.0 && gzip_coded(map) {
+            self.gzip_out = Some(Box::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default())));
+        }
+    }
+
+    /// Body bytes as they go out: compressed under gzip transfer-coding (each write flushed,
+    /// so the peer can decode what it has).
+    fn encode(&mut self, data: &[u8], end: bool) -> std::io::Result<Bytes> {
+        use std::io::Write;
+        let Some(z) = self.gzip_out.as_mut() else { return Ok(Bytes::copy_from_slice(data)) };
+        z.write_all(data)?;
+        if end {
+            z.try_finish()?;
+        } else {
+            z.flush()?;
+        }
+        Ok(Bytes::from(std::mem::take(z.get_mut())))
     }
 
     /// take_socket: after the head that switched protocols, the connection's socket.
@@ -490,7 +522,7 @@ impl Stream {
     fn start_pump(&mut self, lua: &Lua) -> mlua::Result<()> {
         if let Some(source) = self.source.take() {
             let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body, None));
+            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body, self.decode.then(crate::zlib::Inflater::new)));
             self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         }
         Ok(())
@@ -678,6 +710,7 @@ impl Stream {
         if self.switches(status) {
             return self.send_head(lua, status, map, Some(Bytes::new()));
         }
+        self.set_coding(&map);
         if status.is_informational() {
             if status == StatusCode::CONTINUE {
                 return self.write_continue(lua);
@@ -705,10 +738,11 @@ impl Stream {
     /// Client: send the request head (and start reading the response).
     fn send_request(&mut self, lua: &Lua, headers: &Value, end: bool) -> mlua::Result<MultiValue> {
         let tls = self.conn.tls.is_some();
-        let parts = match headers::with_headers(lua, headers, |h| crate::client::parts(h, self.conn.version, tls))? {
+        let parts = match headers::with_headers(lua, headers, |h| crate::client::parts(h, self.conn.version(), tls))? {
             Ok(p) => p,
             Err(e) => return runtime::error(e),
         };
+        self.set_coding(parts.headers());
         let Head::Client(c) = std::mem::replace(&mut self.head, Head::Sent) else { unreachable!("client head") };
         let (body_tx, body_rx) = if end { (None, None) } else {
             let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
@@ -763,16 +797,20 @@ impl Stream {
         if self.ended {
             return fail_msg("stream already ended", libc::EPIPE)(lua);
         }
+        if !matches!(self.head, Head::Sent) && self.deferred.is_none() {
+            return runtime::error("write_chunk before write_headers");
+        }
+        let data = match self.encode(data, end) {
+            Ok(d) => d,
+            Err(e) => return fail_msg(format!("cannot compress the body: {e}"), libc::EIO)(lua),
+        };
         if let Some((status, map)) = self.deferred.take() {
             if end {
-                return self.send_head(lua, status, map, Some(Bytes::copy_from_slice(data)));
+                return self.send_head(lua, status, map, Some(data));
             }
             self.send_head(lua, status, map, None)?;
         }
-        if !matches!(self.head, Head::Sent) {
-            return runtime::error("write_chunk before write_headers");
-        }
-        self.send_frame(lua, OutFrame::Data(Bytes::copy_from_slice(data), end), timeout)
+        self.send_frame(lua, OutFrame::Data(data, end), timeout)
     }
 
     fn send_frame(&mut self, lua: &Lua, frame: OutFrame, timeout: Option<f64>) -> mlua::Result<MultiValue> {
@@ -804,7 +842,8 @@ impl Stream {
     pub fn shutdown(&mut self, lua: &Lua) {
         if let Some((status, map)) = self.deferred.take() {
             // Headers and no body: an empty, complete response.
-            let _ = self.send_head(lua, status, map, Some(Bytes::new()));
+            let body = self.encode(&[], true).unwrap_or_default();
+            let _ = self.send_head(lua, status, map, Some(body));
         }
         match std::mem::replace(&mut self.head, Head::Sent) {
             Head::H1(respond) => {
@@ -835,7 +874,7 @@ impl Stream {
     /// this stream's own response head); returns the pushed stream.
     pub fn push_promise(&mut self, lua: &Lua, headers: &Value) -> mlua::Result<MultiValue> {
         let Head::H2(respond) = &mut self.head else {
-            let msg = if self.conn.version == 2.0 { "headers already written" } else { "push_promise needs HTTP/2" };
+            let msg = if self.conn.version() == 2.0 { "headers already written" } else { "push_promise needs HTTP/2" };
             return fail_msg(msg, libc::EINVAL)(lua);
         };
         let (req, head) = match headers::with_headers(lua, headers, |h| push_request(h).map(|r| (r, h.clone())))? {
@@ -910,7 +949,7 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     m.set(
         "version",
         method(lua, "version", |_, s: &mut Stream, ()| {
-            Ok(if s.conn.version == 2.0 { Value::Integer(2) } else { Value::Number(s.conn.version) })
+            Ok(s.conn.lua_version())
         })?,
     )?;
     m.set("localname", method(lua, "localname", |lua, s: &mut Stream, ()| s.conn.local.push(lua))?)?;

@@ -172,7 +172,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     m.set(
         "version",
         method(lua, "version", |_, c: &mut Connection, ()| {
-            Ok(if c.0.conn.version == 2.0 { Value::Integer(2) } else { Value::Number(c.0.conn.version) })
+            Ok(c.0.conn.lua_version())
         })?,
     )?;
     m.set("id", method(lua, "id", |_, c: &mut Connection, ()| Ok(c.0.conn.id))?)?;

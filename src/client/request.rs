@@ -89,6 +89,10 @@ impl Parts {
         req
     }
 
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     pub fn idempotent(&self) -> bool {
         self.method.is_idempotent()
     }
@@ -221,6 +225,7 @@ pub async fn exchange(
     let (head_parts, source) = resp.into_parts();
     let decode = decode && decodable(&head_parts.headers);
     let h = head(head_parts.status, &head_parts.headers, decode);
+    let decode = decode || stream_common::gzip_coded(&head_parts.headers);
     if input.send(Ok(InEvent::Head(h, upgrade))).await.is_err() {
         return;
     }
