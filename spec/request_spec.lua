@@ -321,6 +321,7 @@ local function our_server(routes, options)
 			{ "x-scheme", h:get(":scheme") or "" },
 			{ "x-authorization", h:get("authorization") or "" },
 			{ "x-body", body:sub(1, 64) },
+			{ "x-version", tostring(stream.connection.version) },
 		})
 	end, options)
 end
@@ -346,6 +347,19 @@ describe("http.request against our server", function()
 		local req = request(url)
 		assert.same("GET /hello?x=1 0", select(2, fetch(req)))
 		assert.same("GET /hello?x=1 0", select(2, fetch(req)))
+	end)
+
+	it("binds to .bind and speaks the .version asked for", function()
+		local server = our_server()
+		local req = request(support.url(server, "/"))
+		local port = free_port()
+		req.bind = "127.0.0.1:" .. port
+		assert.same(tostring(port), fetch(req):get("x-peer"))
+		req = request(support.url(server, "/"))
+		req.version = 1.0
+		assert.same("1.0", fetch(req):get("x-version"))
+		req.version = 2 -- h2c, prior knowledge
+		assert.same("2", fetch(req):get("x-version"))
 	end)
 
 	it("sends the userinfo as Basic credentials", function()
