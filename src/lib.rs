@@ -26,6 +26,9 @@ use mlua::{Lua, Table};
 
 #[mlua::lua_module(name = "http_core")]
 fn http_core(lua: &Lua) -> mlua::Result<Table> {
+    // mlua then skips its protected calls for operations that can fail only when Lua runs out
+    // of memory (on LuaJIT each costs a C closure and a pcall: most of a request's overhead).
+    lua.skip_memory_check(true);
     let core = lua.create_table()?;
     runtime::open(lua, &core)?;
     core.set("version", version::open(lua)?)?;
