@@ -15,6 +15,7 @@ mod hsts;
 mod proxies;
 mod server;
 mod socket;
+mod socks;
 mod stream_common;
 mod tls;
 mod util;
@@ -41,6 +42,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("stream", stream_common::open(lua)?)?;
     core.set("server", server::open(lua)?)?;
     core.set("socket", socket::open(lua)?)?;
+    core.set("socks", socks::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }
