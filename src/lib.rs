@@ -4,6 +4,7 @@
 mod runtime;
 
 mod bit;
+mod client;
 mod connection_common;
 mod cookie;
 mod h1_connection;
@@ -43,6 +44,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("server", server::open(lua)?)?;
     core.set("socket", socket::open(lua)?)?;
     core.set("socks", socks::open(lua)?)?;
+    core.set("client", client::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     Ok(core)
 }

@@ -297,16 +297,25 @@ impl Server {
         }
     }
 
-    /// add_socket: serve a connected socket from elsewhere, by a duplicate of its fd `fd`.
-    fn add_socket(&self, lua: &Lua, fd: i32) -> std::io::Result<()> {
+    /// add_socket: serve a connected socket from elsewhere: ours (`sock`), or by a duplicate
+    /// of the fd `fd` of another library's.
+    fn add_socket(&self, lua: &Lua, sock: Option<&mut Socket>, fd: Option<i32>) -> std::io::Result<()> {
         if *self.closed.borrow() {
             return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "server is closed"));
         }
         let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
         let _guard = h.enter();
-        let mut s = Socket::from_fd(fd)?;
-        let io = s.take().map_err(|f| std::io::Error::other(f.msg))?;
-        h.spawn(serve(io, s.peer, self.ctx(s.local)));
+        let mut from_fd;
+        let sock = match (sock, fd) {
+            (Some(s), _) => s,
+            (None, Some(fd)) => {
+                from_fd = Socket::from_fd(fd)?;
+                &mut from_fd
+            }
+            (None, None) => return Err(std::io::Error::from_raw_os_error(libc::EBADF)),
+        };
+        let io = sock.take().map_err(|f| std::io::Error::other(f.msg))?;
+        h.spawn(serve(io, sock.peer.clone(), self.ctx(sock.local.clone())));
         Ok(())
     }
 }
@@ -694,9 +703,17 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set(
         "add_socket",
-        method(lua, "add_socket", |lua, s: &mut Server, fd: i32| match s.add_socket(lua, fd) {
-            Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
-            Err(e) => io_fail(lua, e),
+        method(lua, "add_socket", |lua, s: &mut Server, v: Value| {
+            let result = match &v {
+                Value::UserData(ud) if ud.is::<Socket>() => s.add_socket(lua, Some(&mut *ud.borrow_mut::<Socket>()?), None),
+                Value::Integer(fd) => s.add_socket(lua, None, Some(*fd as i32)),
+                Value::Number(fd) => s.add_socket(lua, None, Some(*fd as i32)),
+                _ => return runtime::error("add_socket: a socket or an fd expected"),
+            };
+            match result {
+                Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
+                Err(e) => io_fail(lua, e),
+            }
         })?,
     )?;
     m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;

@@ -36,6 +36,8 @@ impl Failure {
 
 /// Incoming body events, produced by a pump task.
 pub enum InEvent {
+    /// A response head (client side), with the connection if it switched protocols.
+    Head(Headers, Option<hyper::upgrade::OnUpgrade>),
     Data(Bytes),
     Trailers(HeaderMap),
 }
@@ -65,6 +67,10 @@ pub struct OutBody {
 impl OutBody {
     pub fn empty() -> OutBody {
         OutBody { full: None, rx: None, aborting: false }
+    }
+
+    pub fn channel(rx: mpsc::Receiver<OutFrame>) -> OutBody {
+        OutBody { full: None, rx: Some(rx), aborting: false }
     }
 }
 
@@ -130,6 +136,8 @@ pub enum Head {
     H2(h2::server::SendResponse<Bytes>),
     /// A response promised to the client with push_promise (HTTP/2 server push).
     Pushed(h2::server::SendPushedResponse<Bytes>),
+    /// A client stream: the request goes out with the first write_headers.
+    Client(crate::client::ClientHead),
     Sent,
 }
 
@@ -143,6 +151,8 @@ struct Input {
     /// The body ended (or failed); nothing more will arrive.
     done: bool,
     error: Option<Failure>,
+    /// The connection, once a head switched protocols (see `take_socket`).
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 pub struct Stream {
@@ -158,9 +168,10 @@ pub struct Stream {
     ended: bool,
     /// Largest request body accepted (413 past it).
     max_body: Option<u64>,
-    /// An HTTP/1 request that may switch protocols (Upgrade, or CONNECT when `.1`): the
-    /// connection's socket once the answer went out.
-    upgrade: Option<(hyper::upgrade::OnUpgrade, bool)>,
+    /// A server stream whose request may switch protocols: Some(true) for a CONNECT.
+    switching: Option<bool>,
+    /// Client: decode a gzip/deflate Content-Encoding of the response (`decode_content`).
+    decode: bool,
 }
 
 pub fn headers_from_map(h: &mut Headers, map: &HeaderMap) {
@@ -205,21 +216,37 @@ fn trailer_map(h: &Headers) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-async fn pump(source: BodySource, tx: mpsc::Sender<Result<InEvent, Failure>>, max: Option<u64>) {
+/// Feed a body into `tx` (at most `max` bytes; through `inflater` when the client decodes a
+/// Content-Encoding). True when it was read to its end.
+pub async fn pump(
+    source: BodySource,
+    tx: mpsc::Sender<Result<InEvent, Failure>>,
+    max: Option<u64>,
+    mut inflater: Option<crate::zlib::Inflater>,
+) -> bool {
     let mut total: u64 = 0;
     let mut over = |n: usize| {
         total += n as u64;
         max.is_some_and(|m| total > m)
     };
     let too_large = || Failure::new("request body too large", libc::EMSGSIZE);
+    let mut data = |d: Bytes, end: bool| -> Result<InEvent, Failure> {
+        match inflater.as_mut() {
+            None => Ok(InEvent::Data(d)),
+            Some(z) => match z.feed(&d, end) {
+                Ok(out) => Ok(InEvent::Data(Bytes::from(out))),
+                Err(e) => Err(Failure::new(format!("cannot decode the body: {e}"), libc::EILSEQ)),
+            },
+        }
+    };
     match source {
         BodySource::Hyper(mut body) => loop {
             let frame = std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await;
             let item = match frame {
-                None => return,
+                None => return finish(&tx, &mut data).await,
                 Some(Ok(f)) => match f.into_data() {
                     Ok(d) if over(d.len()) => Err(too_large()),
-                    Ok(d) => Ok(InEvent::Data(d)),
+                    Ok(d) => data(d, false),
                     Err(f) => match f.into_trailers() {
                         Ok(t) => Ok(InEvent::Trailers(t)),
                         Err(_) => continue,
@@ -229,7 +256,7 @@ async fn pump(source: BodySource, tx: mpsc::Sender<Result<InEvent, Failure>>, ma
             };
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
-                return;
+                return false;
             }
         },
         BodySource::H2(mut body) => {
@@ -238,24 +265,41 @@ async fn pump(source: BodySource, tx: mpsc::Sender<Result<InEvent, Failure>>, ma
                     Ok(d) if over(d.len()) => Err(too_large()),
                     Ok(d) => {
                         let _ = body.flow_control().release_capacity(d.len());
-                        Ok(InEvent::Data(d))
+                        data(d, false)
                     }
                     Err(e) => Err(Failure::new(e.to_string(), libc::ECONNRESET)),
                 };
                 let stop = item.is_err();
                 if tx.send(item).await.is_err() || stop {
-                    return;
+                    return false;
                 }
             }
-            match body.trailers().await {
-                Ok(Some(t)) => {
-                    let _ = tx.send(Ok(InEvent::Trailers(t))).await;
-                }
-                Ok(None) => {}
+            let trailers = body.trailers().await;
+            if !finish(&tx, &mut data).await {
+                return false;
+            }
+            match trailers {
+                Ok(Some(t)) => tx.send(Ok(InEvent::Trailers(t))).await.is_ok(),
+                Ok(None) => true,
                 Err(e) => {
                     let _ = tx.send(Err(Failure::new(e.to_string(), libc::ECONNRESET))).await;
+                    false
                 }
             }
+        }
+    }
+}
+
+/// The body's end: a decoder must have seen a whole stream.
+async fn finish(
+    tx: &mpsc::Sender<Result<InEvent, Failure>>,
+    data: &mut impl FnMut(Bytes, bool) -> Result<InEvent, Failure>,
+) -> bool {
+    match data(Bytes::new(), true) {
+        Ok(InEvent::Data(d)) if d.is_empty() => true,
+        item => {
+            let ok = item.is_ok();
+            tx.send(item).await.is_ok() && ok
         }
     }
 }
@@ -361,7 +405,7 @@ fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
 }
 
 /// Drain an HTTP/2 stream's outgoing channel into the h2 connection.
-async fn h2_writer(mut send: h2::SendStream<Bytes>, mut rx: mpsc::Receiver<OutFrame>) {
+pub async fn h2_writer(mut send: h2::SendStream<Bytes>, mut rx: mpsc::Receiver<OutFrame>) {
     while let Some(frame) = rx.recv().await {
         match h2_send(&mut send, frame).await {
             Ok(true) => {}
@@ -376,41 +420,57 @@ impl Stream {
     /// A server stream for a request that arrived with headers `head`.
     pub fn server(conn: Arc<Conn>, head: Headers, source: Option<BodySource>, out: Head, max_body: Option<u64>) -> Stream {
         let input = Input { heads: VecDeque::from([head]), done: source.is_none(), ..Default::default() };
+        Stream::new(conn, input, source, out, max_body)
+    }
+
+    /// A client stream; its request goes out with write_headers.
+    pub fn client(conn: Arc<Conn>, head: Head) -> Stream {
+        Stream::new(conn, Input::default(), None, head, None)
+    }
+
+    fn new(conn: Arc<Conn>, input: Input, source: Option<BodySource>, head: Head, max_body: Option<u64>) -> Stream {
         Stream {
             conn,
             input: Arc::new(Mutex::new(input)),
             source,
             rx: None,
-            head: out,
+            head,
             deferred: None,
             body: None,
             ended: false,
             max_body,
-            upgrade: None,
+            switching: None,
+            decode: false,
         }
     }
 
     /// Let `take_socket` have the connection after a 101 (or a 2xx answer to a CONNECT).
-    pub fn with_upgrade(mut self, upgrade: hyper::upgrade::OnUpgrade, connect: bool) -> Stream {
-        self.upgrade = Some((upgrade, connect));
-        self
+    pub fn with_upgrade(self, upgrade: hyper::upgrade::OnUpgrade, connect: bool) -> Stream {
+        self.input.lock().unwrap().upgrade = Some(upgrade);
+        Stream { switching: Some(connect), ..self }
     }
 
-    /// A head that hands the connection over: it has no body.
+    /// A response head that hands the connection over: it has no body.
     fn switches(&self, status: StatusCode) -> bool {
-        match &self.upgrade {
-            Some((_, connect)) => status == StatusCode::SWITCHING_PROTOCOLS || *connect && status.is_success(),
+        match self.switching {
+            Some(connect) => status == StatusCode::SWITCHING_PROTOCOLS || connect && status.is_success(),
             None => false,
         }
+    }
+
+    /// decode_content: see `decode`.
+    pub fn decode_content(&mut self) {
+        self.decode = true;
     }
 
     /// take_socket: after the head that switched protocols, the connection's socket.
     pub fn take_socket(&mut self, lua: &Lua, timeout: Option<f64>) -> mlua::Result<MultiValue> {
         self.flush(lua)?;
         if !matches!(self.head, Head::Sent) {
-            return fail_msg("take_socket before the response head", libc::EINVAL)(lua);
+            return fail_msg("take_socket before the head", libc::EINVAL)(lua);
         }
-        let Some((upgrade, _)) = self.upgrade.take() else {
+        self.poll_input(lua)?;
+        let Some(upgrade) = self.input.lock().unwrap().upgrade.take() else {
             return fail_msg("the connection did not switch protocols", libc::EINVAL)(lua);
         };
         let conn = self.conn.clone();
@@ -430,7 +490,7 @@ impl Stream {
     fn start_pump(&mut self, lua: &Lua) -> mlua::Result<()> {
         if let Some(source) = self.source.take() {
             let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body));
+            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body, None));
             self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         }
         Ok(())
@@ -440,6 +500,12 @@ impl Stream {
     fn absorb(input: &Mutex<Input>, ev: Option<Result<InEvent, Failure>>) {
         let mut i = input.lock().unwrap();
         match ev {
+            Some(Ok(InEvent::Head(h, upgrade))) => {
+                i.heads.push_back(h);
+                if upgrade.is_some() {
+                    i.upgrade = upgrade;
+                }
+            }
             Some(Ok(InEvent::Data(d))) => {
                 if !d.is_empty() {
                     i.buffered.push_back(d)
@@ -579,6 +645,7 @@ impl Stream {
                 self.start_pump(lua)?;
             }
             Head::Pushed(_) => return fail_msg("a pushed response has no request body", libc::EINVAL)(lua),
+            Head::Client(_) => return fail_msg("write_continue is for servers", libc::EINVAL)(lua),
             Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
         }
         ok(true)(lua)
@@ -588,6 +655,9 @@ impl Stream {
     pub fn write_headers(&mut self, lua: &Lua, headers: &Value, end: bool, defer: bool) -> mlua::Result<MultiValue> {
         if self.ended || self.deferred.is_some() && !end {
             return fail_msg("stream already ended", libc::EPIPE)(lua);
+        }
+        if matches!(self.head, Head::Client(_)) {
+            return self.send_request(lua, headers, end);
         }
         if matches!(self.head, Head::Sent) || self.deferred.is_some() {
             self.flush(lua)?;
@@ -632,6 +702,26 @@ impl Stream {
         self.send_head(lua, status, map, if end { Some(Bytes::new()) } else { None })
     }
 
+    /// Client: send the request head (and start reading the response).
+    fn send_request(&mut self, lua: &Lua, headers: &Value, end: bool) -> mlua::Result<MultiValue> {
+        let tls = self.conn.tls.is_some();
+        let parts = match headers::with_headers(lua, headers, |h| crate::client::parts(h, self.conn.version, tls))? {
+            Ok(p) => p,
+            Err(e) => return runtime::error(e),
+        };
+        let Head::Client(c) = std::mem::replace(&mut self.head, Head::Sent) else { unreachable!("client head") };
+        let (body_tx, body_rx) = if end { (None, None) } else {
+            let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+            (Some(tx), Some(rx))
+        };
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, tx));
+        self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
+        self.body = body_tx;
+        self.ended = end;
+        ok(true)(lua)
+    }
+
     /// Send the response head; with `full`, that is the whole body and the response ends.
     fn send_head(&mut self, lua: &Lua, status: StatusCode, map: HeaderMap, full: Option<Bytes>) -> mlua::Result<MultiValue> {
         let end = full.is_some();
@@ -649,7 +739,7 @@ impl Stream {
             }
             Head::H2(mut respond) => h2_head(lua, |r, e| respond.send_response(r, e), status, map, full, rx)?,
             Head::Pushed(mut respond) => h2_head(lua, |r, e| respond.send_response(r, e), status, map, full, rx)?,
-            Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
+            Head::Client(_) | Head::Sent => return fail_msg("headers already written", libc::EINVAL)(lua),
         };
         if !sent {
             self.ended = true;
@@ -729,6 +819,7 @@ impl Stream {
             }
             // Nobody answered the promise: cancel it.
             Head::Pushed(mut respond) => respond.send_reset(h2::Reason::CANCEL),
+            Head::Client(_) => {}
             Head::Sent => {
                 if let Some(tx) = self.body.take() {
                     let _ = tx.try_send(OutFrame::Abort);
@@ -807,6 +898,13 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
         method(lua, "push_promise", |lua, s: &mut Stream, h: Value| s.push_promise(lua, &h))?,
     )?;
     m.set("flush", method(lua, "flush", |lua, s: &mut Stream, ()| s.flush(lua))?)?;
+    m.set(
+        "decode_content",
+        method(lua, "decode_content", |_, s: &mut Stream, ()| {
+            s.decode_content();
+            Ok(true)
+        })?,
+    )?;
     m.set("take_socket", method(lua, "take_socket", |lua, s: &mut Stream, t: Option<f64>| s.take_socket(lua, t))?)?;
     // 2 for HTTP/2 (an integer, as lua-http gives it), 1.0 or 1.1 otherwise.
     m.set(

@@ -147,6 +147,25 @@ impl Inflate {
     }
 }
 
+/// A streaming gzip/zlib decoder for Rust callers (the client's Content-Encoding decoding).
+pub struct Inflater(Inflate);
+
+impl Inflater {
+    pub fn new() -> Inflater {
+        Inflater(Inflate::Start)
+    }
+
+    /// Decode `input`; with `end`, the stream must be complete.
+    pub fn feed(&mut self, input: &[u8], end: bool) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity((input.len() * 4).clamp(64, CHUNK));
+        self.0.feed(input, &mut out)?;
+        if end && !matches!(self.0, Inflate::End { .. }) {
+            return Err("invalid stream (unexpected end of input)".into());
+        }
+        Ok(out)
+    }
+}
+
 fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Nil | Value::Boolean(false))
 }

@@ -223,6 +223,12 @@ function methods:push_promise(headers)
 	return wrap(ud, self.connection, self._defer)
 end
 
+-- Client, before write_headers (our extension): decode a gzip/deflate Content-Encoding of the
+-- response; the headers returned then have no content-encoding or content-length.
+function methods:decode_content()
+	return S.decode_content(self._ud)
+end
+
 -- After a head that switched protocols (101, or 2xx to CONNECT): the connection's socket,
 -- for http.websocket or http.client.negotiate (lua-http has this on the connection).
 function methods:take_socket(timeout)

@@ -51,12 +51,25 @@ pub fn handle(lua: &Lua) -> mlua::Result<tokio::runtime::Handle> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers())
         .thread_name("http-core-io")
+        .on_thread_start(block_sigpipe)
         .enable_all()
         .build()
         .map_err(|e| mlua::Error::RuntimeError(format!("cannot start the I/O runtime: {e}")))?;
     let h = rt.handle().clone();
     let _ = b.rt.set(rt);
     Ok(h)
+}
+
+/// A write to a socket the peer closed raises SIGPIPE in the writing thread (vectored writes
+/// cannot pass MSG_NOSIGNAL), and its default action ends the whole Lua program. Blocked in
+/// our I/O threads only, such writes fail with EPIPE instead; the host's disposition stays.
+fn block_sigpipe() {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
 }
 
 /// The text of an errno, as lua-http reports it ("Connection timed out").

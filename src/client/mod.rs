@@ -1,0 +1,194 @@
+//! http.client's core: connections to servers (`connect`, `negotiate`), their streams (the
+//! stream interface, client side, in src/stream_common.rs), and the pool of kept-alive
+//! connections that `http.request` reuses (`pooled`).
+
+mod connect;
+mod request;
+
+pub use request::{exchange, parts};
+
+use crate::connection_common::Conn;
+use crate::runtime::{self, method, Outcome};
+use crate::socket::Socket;
+use crate::stream_common::{Head, OutBody, Stream};
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Table, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Where requests go: hyper's HTTP/1 connection (one exchange at a time) or an h2 connection.
+pub enum Sender {
+    H1(tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<OutBody>>),
+    H2(h2::client::SendRequest<Bytes>),
+}
+
+/// A client connection, shared by its streams (and the pool).
+pub struct Shared {
+    pub conn: Arc<Conn>,
+    sender: Sender,
+    /// The connection's task ended: no more requests.
+    closed: AtomicBool,
+    /// HTTP/1 in the pool: handed to a stream whose response is not read to its end yet.
+    busy: AtomicBool,
+}
+
+impl Shared {
+    fn new(conn: Arc<Conn>, sender: Sender) -> Arc<Shared> {
+        Arc::new(Shared { conn, sender, closed: AtomicBool::new(false), busy: AtomicBool::new(false) })
+    }
+
+    pub fn set_closed(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Take the connection for a new exchange: HTTP/2 connections are shared, HTTP/1 ones
+    /// carry one exchange at a time.
+    pub fn claim(&self) -> bool {
+        !self.is_closed() && (matches!(self.sender, Sender::H2(_)) || !self.busy.swap(true, Ordering::AcqRel))
+    }
+
+    /// The exchange finished (its response was read to the end).
+    pub fn release(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+}
+
+/// Kept-alive connections by their options' key (scheme, host, port, TLS settings ...).
+#[derive(Default)]
+pub struct Pool(Mutex<HashMap<String, Vec<Arc<Shared>>>>);
+
+impl Pool {
+    fn take(&self, key: &str) -> Option<Arc<Shared>> {
+        let mut map = self.0.lock().unwrap();
+        let list = map.get_mut(key)?;
+        list.retain(|s| !s.is_closed());
+        list.iter().find(|s| s.claim()).cloned()
+    }
+
+    pub fn insert(&self, key: &str, s: Arc<Shared>) {
+        self.0.lock().unwrap().entry(key.to_string()).or_default().push(s);
+    }
+}
+
+/// A pooled stream may send its request again on a fresh connection, once, when the kept-alive
+/// connection it was given turns out closed before answering (idempotent requests without a
+/// body only).
+pub struct Retry {
+    pub pool: Arc<Pool>,
+    pub options: Arc<connect::Options>,
+    pub reused: bool,
+}
+
+/// What a client stream needs until it sends its request.
+pub struct ClientHead {
+    pub shared: Arc<Shared>,
+    pub retry: Option<Retry>,
+}
+
+/// The Lua object behind a client connection.
+pub struct Connection(Arc<Shared>);
+
+fn pool(lua: &Lua) -> Arc<Pool> {
+    lua.app_data_ref::<Arc<Pool>>().map(|p| p.clone()).unwrap_or_default()
+}
+
+fn push_connection(lua: &Lua, shared: Arc<Shared>) -> mlua::Result<MultiValue> {
+    Ok(MultiValue::from_vec(vec![Value::UserData(lua.create_any_userdata(Connection(shared))?)]))
+}
+
+fn new_stream(lua: &Lua, shared: Arc<Shared>, retry: Option<Retry>) -> mlua::Result<Value> {
+    let conn = shared.conn.clone();
+    Ok(Value::UserData(lua.create_any_userdata(Stream::client(conn, Head::Client(ClientHead { shared, retry })))?))
+}
+
+/// A stream on a pooled connection, and that connection.
+fn push_pooled(lua: &Lua, shared: Arc<Shared>, retry: Retry) -> mlua::Result<MultiValue> {
+    let stream = new_stream(lua, shared.clone(), Some(retry))?;
+    Ok(MultiValue::from_vec(vec![stream, Value::UserData(lua.create_any_userdata(Connection(shared))?)]))
+}
+
+fn connected(result: Result<Arc<Shared>, crate::stream_common::Failure>) -> Outcome {
+    match result {
+        Ok(shared) => Box::new(move |lua: &Lua| push_connection(lua, shared)),
+        Err(f) => runtime::fail_msg(f.msg, f.errno),
+    }
+}
+
+pub fn open(lua: &Lua) -> mlua::Result<Table> {
+    use runtime::function;
+    lua.set_app_data(Arc::new(Pool::default()));
+    let t = lua.create_table()?;
+    t.set(
+        "connect",
+        function(lua, "connect", |lua, (opts, timeout): (Table, Option<f64>)| {
+            let o = connect::options(lua, &opts, false)?;
+            runtime::start(lua, runtime::timeout_arg(timeout), async move { connected(connect::connect(&o).await) })
+        })?,
+    )?;
+    t.set(
+        "negotiate",
+        function(lua, "negotiate", |lua, (socket, opts, timeout): (mlua::AnyUserData, Table, Option<f64>)| {
+            let o = connect::options(lua, &opts, true)?;
+            let mut s = socket.borrow_mut::<Socket>().map_err(|_| mlua::Error::RuntimeError("negotiate: a socket expected".into()))?;
+            let io = match s.take() {
+                Ok(io) => io,
+                Err(f) => return runtime::fail_msg(f.msg, f.errno)(lua),
+            };
+            let (local, peer) = (s.local.clone(), s.peer.clone());
+            runtime::start(lua, runtime::timeout_arg(timeout), async move {
+                connected(connect::negotiate(io, local, peer, &o).await)
+            })
+        })?,
+    )?;
+    t.set(
+        "pooled",
+        function(lua, "pooled", |lua, (opts, timeout): (Table, Option<f64>)| {
+            let o = Arc::new(connect::options(lua, &opts, false)?);
+            let pool = pool(lua);
+            if let Some(shared) = pool.take(&o.key) {
+                return push_pooled(lua, shared, Retry { pool, options: o, reused: true });
+            }
+            runtime::start(lua, runtime::timeout_arg(timeout), async move {
+                match connect::connect(&o).await {
+                    Ok(shared) => {
+                        shared.claim();
+                        pool.insert(&o.key, shared.clone());
+                        let outcome: Outcome =
+                            Box::new(move |lua: &Lua| push_pooled(lua, shared, Retry { pool, options: o, reused: false }));
+                        outcome
+                    }
+                    Err(f) => runtime::fail_msg(f.msg, f.errno),
+                }
+            })
+        })?,
+    )?;
+    let m = lua.create_table()?;
+    m.set("new_stream", method(lua, "new_stream", |lua, c: &mut Connection, ()| new_stream(lua, c.0.clone(), None))?)?;
+    m.set(
+        "version",
+        method(lua, "version", |_, c: &mut Connection, ()| {
+            Ok(if c.0.conn.version == 2.0 { Value::Integer(2) } else { Value::Number(c.0.conn.version) })
+        })?,
+    )?;
+    m.set("id", method(lua, "id", |_, c: &mut Connection, ()| Ok(c.0.conn.id))?)?;
+    m.set("localname", method(lua, "localname", |lua, c: &mut Connection, ()| c.0.conn.local.push(lua))?)?;
+    m.set("peername", method(lua, "peername", |lua, c: &mut Connection, ()| c.0.conn.peer.push(lua))?)?;
+    m.set("checktls", method(lua, "checktls", |lua, c: &mut Connection, ()| c.0.conn.checktls(lua))?)?;
+    m.set("closed", method(lua, "closed", |_, c: &mut Connection, ()| Ok(c.0.is_closed()))?)?;
+    m.set(
+        "close",
+        method(lua, "close", |_, c: &mut Connection, ()| {
+            c.0.set_closed();
+            c.0.conn.close();
+            Ok(true)
+        })?,
+    )?;
+    runtime::register_type::<Connection>(lua, &m, |_| {})?;
+    t.set("connection", m)?;
+    Ok(t)
+}
