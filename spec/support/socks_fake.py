@@ -1,11 +1,12 @@
 # A scripted SOCKS5 server for the socks specs: it records what each client sends and answers
 # as told, wrong answers included. It prints its port on the first line of stdout, then serves
 # every connection in its own thread until it is killed.
-#   socks_fake.py LOG [bind=HOST] [method=A] [auth=A] [reply=A]
+#   socks_fake.py LOG [bind=HOST] [delay=SECS] [method=A] [auth=A] [reply=A]
 # LOG gets one line per message received: "greeting HEX", "auth HEX", "request HEX" (hex of
 # the bytes as sent). Each A is what to answer to that message: hex bytes, "close" (close the
-# connection) or "hang" (never answer). Defaults: method=0500 auth=0100
-# reply=05000001000000000000. After the reply, the connection echoes what it receives.
+# connection), hex bytes then "+close" (a short answer) or "hang" (never answer). Defaults:
+# method=0500 auth=0100 reply=05000001000000000000. After the reply, the connection echoes
+# what it receives. `delay` holds back the reply to the request.
 import socket, sys, threading, time
 
 log_path = sys.argv[1]
@@ -33,10 +34,11 @@ def answer(conn, name, default):
     action = opts.get(name, default)
     if action == "hang":
         time.sleep(3600)
-    if action == "close":
+    data = bytes.fromhex(action.replace("close", "").replace("+", ""))
+    conn.sendall(data)
+    if action.endswith("close"):
         raise EOFError
-    conn.sendall(bytes.fromhex(action))
-    return bytes.fromhex(action)
+    return data
 
 
 def serve(conn):
@@ -59,6 +61,7 @@ def serve(conn):
             n = recv_exact(conn, 1)
             rest = n + recv_exact(conn, n[0] + 2)
         record("request", head + rest)
+        time.sleep(float(opts.get("delay", 0)))
         answer(conn, "reply", "05000001000000000000")
         while True:
             b = conn.recv(65536)
