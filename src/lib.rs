@@ -16,6 +16,7 @@ mod hsts;
 mod proxies;
 mod server;
 mod socket;
+mod socks;
 mod stream_common;
 mod tls;
 mod util;
@@ -45,6 +46,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("stream", stream_common::open(lua)?)?;
     core.set("server", server::open(lua)?)?;
     core.set("socket", socket::open(lua)?)?;
+    core.set("socks", socks::open(lua)?)?;
     core.set("client", client::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     Ok(core)
