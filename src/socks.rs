@@ -8,6 +8,7 @@ use crate::connection_common::Addr;
 use crate::runtime::{self, fail_msg, ok};
 use crate::socket::{BoxIo, Socket};
 use crate::stream_common::Failure;
+use crate::util::decode_component;
 use mlua::{Lua, MultiValue, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,7 +61,7 @@ fn parse_uri(uri: &[u8]) -> Result<ProxyUri, &'static str> {
         Some(at) => {
             let userinfo = &authority[..at];
             let colon = userinfo.iter().position(|&b| b == b':').ok_or("invalid username/password format")?;
-            let auth = Auth::new(percent_decode(&userinfo[..colon]), percent_decode(&userinfo[colon + 1..]))?;
+            let auth = Auth::new(decode_component(&userinfo[..colon]).into_owned(), decode_component(&userinfo[colon + 1..]).into_owned())?;
             (Some(auth), &authority[at + 1..])
         }
         None => (None, authority),
@@ -100,25 +101,6 @@ fn parse_port(s: &[u8]) -> Result<u16, &'static str> {
         Some(n @ 1..=65535) => Ok(n as u16),
         _ => Err("port out of range"),
     }
-}
-
-fn percent_decode(s: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(s.len());
-    let mut i = 0;
-    while i < s.len() {
-        match (s[i], s.get(i + 1).copied().and_then(hex), s.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(hi), Some(lo)) => {
-                out.push(hi << 4 | lo);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Where the proxy is asked to connect.
