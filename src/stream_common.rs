@@ -376,28 +376,45 @@ fn h2_head(
     })
 }
 
-/// A push_promise's request head as an http::Request: lua-http requires all four
-/// pseudo-headers.
-fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
-    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
+/// A request head's pseudo-headers, as given.
+#[derive(Default)]
+pub struct Pseudo<'a> {
+    pub method: Option<&'a [u8]>,
+    pub scheme: Option<&'a [u8]>,
+    pub authority: Option<&'a [u8]>,
+    pub path: Option<&'a [u8]>,
+}
+
+/// Split request headers into pseudo-headers and a header map of the fields `keep` accepts.
+pub fn request_fields<'a>(h: &'a Headers, keep: impl Fn(&HeaderName, &[u8]) -> bool) -> Result<(Pseudo<'a>, HeaderMap), String> {
+    let mut p = Pseudo::default();
     let mut map = HeaderMap::with_capacity(h.len());
     for (name, value, _) in h.iter() {
         let slot = match name {
-            b":method" => &mut method,
-            b":scheme" => &mut scheme,
-            b":authority" => &mut authority,
-            b":path" => &mut path,
+            b":method" => &mut p.method,
+            b":scheme" => &mut p.scheme,
+            b":authority" => &mut p.authority,
+            b":path" => &mut p.path,
             _ if name.first() == Some(&b':') => return Err(format!("invalid pseudo-header '{}'", String::from_utf8_lossy(name))),
             _ => {
                 let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid header name '{}'", String::from_utf8_lossy(name)))?;
-                let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{}'", n))?;
-                map.append(n, v);
+                if keep(&n, value) {
+                    let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{n}'"))?;
+                    map.append(n, v);
+                }
                 continue;
             }
         };
         *slot = Some(value);
     }
-    let (Some(method), Some(scheme), Some(authority), Some(path)) = (method, scheme, authority, path) else {
+    Ok((p, map))
+}
+
+/// A push_promise's request head as an http::Request: lua-http requires all four
+/// pseudo-headers.
+fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
+    let (p, map) = request_fields(h, |_, _| true)?;
+    let (Some(method), Some(scheme), Some(authority), Some(path)) = (p.method, p.scheme, p.authority, p.path) else {
         return Err("push_promise headers need :method, :scheme, :authority and :path".into());
     };
     let uri = http::Uri::builder()
