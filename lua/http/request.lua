@@ -410,6 +410,23 @@ local function go_connect(req, deadline)
 	return resp, stream
 end
 
+-- An HTTP/1 request whose body was not sent leaves its connection unusable: read the (short)
+-- answer to its end, close the connection so that the pool does not hand it out again, and
+-- put the answer back for the caller to read.
+local function retire(stream, deadline)
+	local parts, total = {}, 0
+	while total <= 65536 do
+		local chunk, err = stream:get_next_chunk(left(deadline))
+		if chunk == nil then
+			if err == nil then stream.connection:close() end
+			break
+		end
+		parts[#parts + 1] = chunk
+		total = total + #chunk
+	end
+	if parts[1] then stream:unget(table.concat(parts)) end
+end
+
 -- Send the request `h` on a new stream and read the response head (after any 100 Continue).
 -- Returns the head and the stream, or nil, nil, err, errno and whether the request can be sent
 -- again (its head could not be sent: a kept-alive connection the server had closed).
@@ -432,7 +449,11 @@ local function exchange(req, h, path, host, port, tls, decode, body, deadline)
 			if resp then
 				-- a final answer before the body (e.g. 417): the body is not sent
 				local status = resp:get(":status")
-				if status:sub(1, 1) == "1" and status ~= "101" then resp = nil end
+				if status:sub(1, 1) == "1" and status ~= "101" then
+					resp = nil
+				else
+					retire(stream, deadline)
+				end
 			elseif errno ~= ETIMEDOUT then
 				ok = false
 			end
