@@ -77,7 +77,7 @@ describe("http.request offline", function()
 		assert.same("http://proxy.example:3128", req:to_uri())
 		assert.same("http://u:p@proxy.example:3128", req:to_uri(true))
 		assert.truthy(error_of(http_request.new_connect, "http://p/x", "a:1"):find("path"))
-		assert.truthy(error_of(http_request.new_connect, "http://p"):find("string expected"))
+		assert.truthy(error_of(http_request.new_connect, "http://p"):find("bad argument #2 to 'new_connect' %(string expected"))
 	end)
 
 	it("has lua-http's defaults", function()
@@ -849,6 +849,9 @@ describe("http.request through proxies", function()
 		assert.truthy(text:find("^GET http://example.test:8080/path%?q=1\n"), text)
 		assert.truthy(text:lower():find("\nproxy%-authorization: basic dxnlcjpwdw==\n"), text)
 		assert.truthy(text:lower():find("\nhost: example.test:8080\n"), text)
+		-- a proxy given as host:port, as in many http_proxy variables
+		req.proxy = "127.0.0.1:" .. port
+		assert.truthy(select(2, fetch(req)):find("^GET http://example.test:8080/path%?q=1\n"))
 	end)
 
 	it("goes through tinyproxy: plain requests and a CONNECT tunnel for https", function()

@@ -107,14 +107,15 @@ local function new(host, port, tls, headers)
 	return setmetatable({ host = host, port = port, tls = tls, headers = headers }, mt)
 end
 
-local function check_string(v, name, level)
+-- Raise, for the caller's caller, unless argument `n` of `name` is a string.
+local function check_string(v, n, name)
 	if type(v) ~= "string" then
-		error(string.format("bad argument #1 to '%s' (string expected, got %s)", name, type(v)), level + 1)
+		error(string.format("bad argument #%d to '%s' (string expected, got %s)", n, name, type(v)), 3)
 	end
 end
 
 local function new_from_uri(uri)
-	check_string(uri, "new_from_uri", 2)
+	check_string(uri, 1, "new_from_uri")
 	local scheme, userinfo, host, port, path = parse_uri(uri)
 	if not scheme then error("invalid URI", 2) end
 	if scheme ~= "http" and scheme ~= "https" then error("scheme not valid", 2) end
@@ -130,8 +131,8 @@ end
 
 -- A request for a CONNECT tunnel to `connect_authority` through the proxy at `uri`.
 local function new_connect(uri, connect_authority)
-	check_string(uri, "new_connect", 2)
-	check_string(connect_authority, "new_connect", 2)
+	check_string(uri, 1, "new_connect")
+	check_string(connect_authority, 2, "new_connect")
 	local scheme, userinfo, host, port, path = parse_uri(uri)
 	if not scheme then error("invalid URI", 2) end
 	if scheme ~= "http" and scheme ~= "https" then error("scheme not valid", 2) end
@@ -351,6 +352,8 @@ local function open_stream(req, h, path, host, port, tls, deadline)
 	if not proxy then
 		return client.pooled(options(req, host, port, tls, req.version), left(deadline))
 	end
+	-- "host:port" (as often found in http_proxy) means an HTTP proxy
+	if not proxy:find("://", 1, true) then proxy = "http://" .. proxy end
 	local pscheme, puserinfo, phost, pport = parse_uri(proxy)
 	if not pscheme then return nil, "invalid proxy URI", EINVAL end
 	local conn, err, errno
