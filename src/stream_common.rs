@@ -175,6 +175,8 @@ pub struct Stream {
     decode: bool,
     /// The outgoing head asked for gzip transfer-coding (HTTP/1): the body is compressed here.
     gzip_out: Option<Box<flate2::write::GzEncoder<Vec<u8>>>>,
+    /// Client: the request body was ended (a kept-alive connection is reusable only then).
+    sent_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A Transfer-Encoding with gzip in it (lua-http supports that coding transparently).
@@ -469,6 +471,7 @@ impl Stream {
             switching: None,
             decode: false,
             gzip_out: None,
+            sent_all: Arc::default(),
         }
     }
 
@@ -766,7 +769,9 @@ impl Stream {
             (Some(tx), Some(rx))
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, tx));
+        self.sent_all.store(end, std::sync::atomic::Ordering::Release);
+        let sent_all = self.sent_all.clone();
+        runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, sent_all, tx));
         self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         self.body = body_tx;
         self.ended = end;
@@ -837,9 +842,13 @@ impl Stream {
         };
         if last {
             self.ended = true;
+            self.sent_all.store(true, std::sync::atomic::Ordering::Release);
         }
         match tx.try_send(frame) {
             Ok(()) => ok(true)(lua),
+            // A body with a Content-Length is complete once that much went out; an empty
+            // last chunk after it has nothing left to say.
+            Err(mpsc::error::TrySendError::Closed(OutFrame::Data(d, true))) if d.is_empty() => ok(true)(lua),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.ended = true;
                 self.body = None;

@@ -179,6 +179,7 @@ pub async fn exchange(
     body: Option<mpsc::Receiver<OutFrame>>,
     decode: bool,
     retry: Option<Retry>,
+    sent_all: Arc<std::sync::atomic::AtomicBool>,
     input: Input,
 ) {
     let replayable = body.is_none() && parts.idempotent();
@@ -213,6 +214,13 @@ pub async fn exchange(
     }
     let inflater = decode.then(crate::zlib::Inflater::new);
     if stream_common::pump(source, input, None, inflater).await {
-        shared.release();
+        if sent_all.load(std::sync::atomic::Ordering::Acquire) {
+            shared.release();
+        } else {
+            // The answer came before the whole request body (a 417, say): the connection is
+            // in the middle of a message and cannot carry another.
+            shared.set_closed();
+            shared.conn.close();
+        }
     }
 }
