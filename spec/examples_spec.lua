@@ -130,6 +130,43 @@ describe("examples", function()
 		for i = 1, #ids do assert.same(i, ids[i]) end
 	end)
 
+	-- A client example run against our server in this process (pumped until the script ends).
+	local function run_client(server, script, args)
+		local job = support.pump(server, support.spawn(command(script, args)), 10)
+		return job:out(), job:err(), job:rc()
+	end
+
+	it("fetch.lua prints the status, headers and body, following a redirect", function()
+		local server = support.server(function(_, stream)
+			local h = assert(stream:get_headers())
+			if h:get(":path") == "/old" then
+				support.respond(stream, 301, "", { { "location", "/new" } })
+			else
+				support.respond(stream, 200, "fetched " .. h:get(":path") .. "\n", { { "x-example", "yes" } })
+			end
+		end, { cq = false })
+		local out, err, rc = run_client(server, "fetch.lua", support.url(server, "/old"))
+		assert.same(0, rc, err)
+		assert.truthy(out:find("^200\n"), out)
+		assert.truthy(out:find("\nx%-example: yes\n"), out)
+		assert.truthy(out:find("\n\nfetched /new\n$"), out)
+		out, err, rc = run_client(server, "fetch.lua", "http://127.0.0.1:1/")
+		assert.same(1, rc)
+		assert.truthy(err:find("errno 111"), err)
+	end)
+
+	it("post_json.lua POSTs a JSON body and prints the reply", function()
+		local server = support.server(function(_, stream)
+			local h = assert(stream:get_headers())
+			local body = assert(stream:get_body_as_string())
+			support.respond(stream, 201, '{"method": "' .. h:get(":method") .. '", "type": "' .. h:get("content-type")
+				.. '", "got": ' .. body .. "}", { { "content-type", "application/json" } })
+		end, { cq = false })
+		local out, err, rc = run_client(server, "post_json.lua", support.url(server, "/items") .. " '{\"n\": 1}'")
+		assert.same(0, rc, err)
+		assert.same('201 application/json\n{"method": "POST", "type": "application/json", "got": {"n": 1}}\n', out)
+	end)
+
 	it("websocket_echo_server.lua echoes websocket messages and serves its page over HTTP", function()
 		local _, port = start("websocket_echo_server.lua")
 		local page = curl("http://127.0.0.1:" .. port .. "/")

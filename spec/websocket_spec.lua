@@ -25,6 +25,7 @@ local function echo_server(opts)
 			return
 		end
 		ws.close_timeout = 0.5
+		log.cookie = h:get("cookie")
 		if opts.max then ws.max_message_size = opts.max end
 		log.accepted = { ws:accept({ protocols = opts.protocols, headers = opts.headers }) }
 		log.protocol = ws.protocol
@@ -355,6 +356,43 @@ describe("http.websocket", function()
 			-- our pong for its ping, then our close frame, then the connection closed
 			assert.truthy(out:find("frame 1 10 " .. hex("ping?"), 1, true), out)
 			assert.truthy(out:find("frame 1 8 " .. close_hex(1000, "done") .. "\neof", 1, true), out)
+		end)
+	end)
+
+	describe("the opening handshake is an http.request", function()
+		it("keeps cookies the server set in its 101", function()
+			local proto = http_headers.new()
+			proto:append("set-cookie", "session=abc123; Path=/")
+			local server, log = echo_server({ headers = proto })
+			local store = require "http.cookie".new_store()
+			for _ = 1, 2 do
+				local ws = websocket.new_from_uri(url(server))
+				ws.request.cookie_store = store
+				assert(ws:connect(5))
+				assert(ws:close())
+			end
+			assert.same("session=abc123", log.cookie)
+		end)
+
+		it("goes through an HTTP proxy's CONNECT tunnel for wss", function()
+			if not support.sh("command -v tinyproxy >/dev/null") then
+				pending("tinyproxy is not installed (scripts/setup installs it)")
+				return
+			end
+			local peers = require "spec.support.request_peers"
+			local port = peers.free_port()
+			local conf = support.file(table.concat({ "Port " .. port, "Listen 127.0.0.1", "Timeout 30",
+				"LogLevel Error", "" }, "\n"))
+			support.spawn("tinyproxy -d -c " .. conf)
+			peers.wait_listening(port)
+			local server = echo_server({ server = { tls = true } })
+			local ws = websocket.new_from_uri(url(server, "wss"))
+			ws.request.proxy = "http://127.0.0.1:" .. port
+			ws.request.ctx = client_ctx()
+			assert(ws:connect(5))
+			assert(ws:send("through the tunnel"))
+			assert.same("through the tunnel", ws:receive(5))
+			assert(ws:close())
 		end)
 	end)
 

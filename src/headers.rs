@@ -22,7 +22,7 @@ mod list;
 pub use list::{default_never_index, Headers, MultiValued, TooLarge};
 
 use mlua::ffi::{self, lua_State};
-use mlua::{AnyUserData, Function, LightUserData, Lua, Table, Value};
+use mlua::{AnyUserData, Function, Lua, Table, Value};
 use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -39,42 +39,38 @@ const MT_KEY: &std::ffi::CStr = c"http.core.headers";
 /// Wrap `h` in a new Lua headers object.
 #[allow(dead_code)] // for the server, client and hpack modules
 pub fn into_lua(lua: &Lua, h: Headers) -> mlua::Result<AnyUserData> {
-    // Make the object around an empty list (which owns nothing a Lua error could leak), then
-    // move `h` in.
-    let ud: AnyUserData = unsafe {
-        lua.exec_raw((), |l| {
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
-            push_slot(l, -1, Headers::new());
-            ffi::lua_replace(l, -2);
-        })
-    }?;
-    // A full userdata's pointer is its block.
-    let slot = ud.to_pointer() as *mut Slot;
-    unsafe { (*slot).headers = h };
-    Ok(ud)
+    // Raw stack work without mlua's protected calls (costly on LuaJIT): these pushes can fail
+    // only when Lua runs out of memory.
+    lua.exec_raw_lua(|raw| unsafe {
+        let l = raw.state();
+        if ffi::lua_checkstack(l, 3) == 0 {
+            return Err(mlua::Error::StackError);
+        }
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
+        push_slot(l, -1, h);
+        ffi::lua_replace(l, -2);
+        match raw.pop_value() {
+            Value::UserData(ud) => Ok(ud),
+            _ => unreachable!("a headers object was pushed"),
+        }
+    })
 }
 
 /// Run `f` on the list inside `v`, which must be a headers object. Lua methods called on the
 /// same object while `f` runs fail with an error instead of seeing it half-changed.
 #[allow(dead_code)] // for the server, client and hpack modules
 pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) -> mlua::Result<R> {
-    let p: Option<LightUserData> = unsafe {
-        lua.exec_raw(v, |l| {
-            // The stack holds `v`; leave only the answer on it.
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
-            let p = if is_headers(l, -2, -1) {
-                ffi::lua_touserdata(l, -2)
-            } else {
-                std::ptr::null_mut()
-            };
-            ffi::lua_settop(l, 0);
-            if p.is_null() {
-                ffi::lua_pushnil(l);
-            } else {
-                ffi::lua_pushlightuserdata(l, p);
-            }
-        })
-    }?;
+    let p = lua.exec_raw_lua(|raw| unsafe {
+        let l = raw.state();
+        if ffi::lua_checkstack(l, 3) == 0 {
+            return Err(mlua::Error::StackError);
+        }
+        raw.push_value(v)?;
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
+        let p = if is_headers(l, -2, -1) { Some(ffi::lua_touserdata(l, -2)) } else { None };
+        ffi::lua_pop(l, 2);
+        Ok(p)
+    })?;
     let Some(p) = p else {
         return Err(mlua::Error::RuntimeError(format!(
             "http.headers expected, got {}",
@@ -82,7 +78,7 @@ pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) 
         )));
     };
     // `v` keeps the object alive while we use it.
-    let slot = unsafe { &mut *(p.0 as *mut Slot) };
+    let slot = unsafe { &mut *(p as *mut Slot) };
     if slot.busy {
         return Err(mlua::Error::RuntimeError("http.headers object in use".into()));
     }

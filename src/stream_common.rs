@@ -175,6 +175,8 @@ pub struct Stream {
     decode: bool,
     /// The outgoing head asked for gzip transfer-coding (HTTP/1): the body is compressed here.
     gzip_out: Option<Box<flate2::write::GzEncoder<Vec<u8>>>>,
+    /// Client: the request body was ended (a kept-alive connection is reusable only then).
+    sent_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A Transfer-Encoding with gzip in it (lua-http supports that coding transparently).
@@ -376,28 +378,45 @@ fn h2_head(
     })
 }
 
-/// A push_promise's request head as an http::Request: lua-http requires all four
-/// pseudo-headers.
-fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
-    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
+/// A request head's pseudo-headers, as given.
+#[derive(Default)]
+pub struct Pseudo<'a> {
+    pub method: Option<&'a [u8]>,
+    pub scheme: Option<&'a [u8]>,
+    pub authority: Option<&'a [u8]>,
+    pub path: Option<&'a [u8]>,
+}
+
+/// Split request headers into pseudo-headers and a header map of the fields `keep` accepts.
+pub fn request_fields<'a>(h: &'a Headers, keep: impl Fn(&HeaderName, &[u8]) -> bool) -> Result<(Pseudo<'a>, HeaderMap), String> {
+    let mut p = Pseudo::default();
     let mut map = HeaderMap::with_capacity(h.len());
     for (name, value, _) in h.iter() {
         let slot = match name {
-            b":method" => &mut method,
-            b":scheme" => &mut scheme,
-            b":authority" => &mut authority,
-            b":path" => &mut path,
+            b":method" => &mut p.method,
+            b":scheme" => &mut p.scheme,
+            b":authority" => &mut p.authority,
+            b":path" => &mut p.path,
             _ if name.first() == Some(&b':') => return Err(format!("invalid pseudo-header '{}'", String::from_utf8_lossy(name))),
             _ => {
                 let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid header name '{}'", String::from_utf8_lossy(name)))?;
-                let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{}'", n))?;
-                map.append(n, v);
+                if keep(&n, value) {
+                    let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{n}'"))?;
+                    map.append(n, v);
+                }
                 continue;
             }
         };
         *slot = Some(value);
     }
-    let (Some(method), Some(scheme), Some(authority), Some(path)) = (method, scheme, authority, path) else {
+    Ok((p, map))
+}
+
+/// A push_promise's request head as an http::Request: lua-http requires all four
+/// pseudo-headers.
+fn push_request(h: &Headers) -> Result<http::Request<()>, String> {
+    let (p, map) = request_fields(h, |_, _| true)?;
+    let (Some(method), Some(scheme), Some(authority), Some(path)) = (p.method, p.scheme, p.authority, p.path) else {
         return Err("push_promise headers need :method, :scheme, :authority and :path".into());
     };
     let uri = http::Uri::builder()
@@ -452,6 +471,7 @@ impl Stream {
             switching: None,
             decode: false,
             gzip_out: None,
+            sent_all: Arc::default(),
         }
     }
 
@@ -749,7 +769,9 @@ impl Stream {
             (Some(tx), Some(rx))
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, tx));
+        self.sent_all.store(end, std::sync::atomic::Ordering::Release);
+        let sent_all = self.sent_all.clone();
+        runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, sent_all, tx));
         self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         self.body = body_tx;
         self.ended = end;
@@ -820,9 +842,13 @@ impl Stream {
         };
         if last {
             self.ended = true;
+            self.sent_all.store(true, std::sync::atomic::Ordering::Release);
         }
         match tx.try_send(frame) {
             Ok(()) => ok(true)(lua),
+            // A body with a Content-Length is complete once that much went out; an empty
+            // last chunk after it has nothing left to say.
+            Err(mpsc::error::TrySendError::Closed(OutFrame::Data(d, true))) if d.is_empty() => ok(true)(lua),
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 self.ended = true;
                 self.body = None;

@@ -1,10 +1,9 @@
 -- http.websocket: the opening handshake (header checks, negotiation, the 101) is here, over
--- http.server streams and http.client connections; the connection itself runs in Rust
+-- http.server streams and http.request; the connection itself runs in Rust
 -- (src/websocket/), which this file calls through core.await.
 local core = require "http.core"
-local client = require "http.client"
 local new_headers = require "http.headers".new
-local http_version = require "http.version"
+local http_request = require "http.request"
 
 local W = core.websocket
 local wait, cqueues_running = core.wait, core.cqueues_running
@@ -103,28 +102,14 @@ local function new_from_stream(stream, headers)
 	}, mt)
 end
 
--- host (without brackets), port and path of a ws:// or wss:// URI; nil if malformed.
-local function parse_uri(uri)
-	local scheme, authority, path = uri:match("^(%a[%w+.-]*)://([^/?#]*)([^#]*)")
-	if not scheme then return nil end
-	scheme = scheme:lower()
-	if scheme ~= "ws" and scheme ~= "wss" then return nil, "scheme not valid" end
-	authority = authority:match("@(.*)$") or authority
-	local host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
-	if not host then host, port = authority:match("^([^:%[%]]+):?(%d*)$") end
-	if not host then return nil end
-	port = tonumber(port) or (scheme == "wss" and 443 or 80)
-	if port > 65535 then return nil end
-	if path:sub(1, 1) ~= "/" then path = "/" .. path end
-	return scheme, host:lower(), port, path
-end
-
--- A client websocket for `uri` (ws:// or wss://), offering `protocols` (a list) to the server;
--- nothing is sent before connect().
+-- A client websocket for `uri` (ws:// or wss://), offering `protocols` (a list) to the server.
+-- The opening handshake is an http.request (so TLS, proxies, cookies and HSTS apply), kept in
+-- .request for changes (headers, ctx, proxy ...) before connect().
 local function new_from_uri(uri, protocols)
 	if type(uri) ~= "string" then error("new_from_uri: uri must be a string", 2) end
-	local scheme, host, port, path = parse_uri(uri)
-	if not scheme then error("new_from_uri: " .. (host or "invalid URI"), 2) end
+	local scheme, rest = uri:match("^(%a[%w+.-]*)(:.*)$")
+	scheme = scheme and scheme:lower()
+	if scheme ~= "ws" and scheme ~= "wss" then error("new_from_uri: scheme not valid", 2) end
 	local offered = {}
 	if protocols ~= nil then
 		if type(protocols) ~= "table" then error("new_from_uri: protocols must be a list", 2) end
@@ -135,16 +120,11 @@ local function new_from_uri(uri, protocols)
 			offered[p] = true
 		end
 	end
-	local tls = scheme == "wss"
-	local authority = host:find(":", 1, true) and "[" .. host .. "]" or host
-	if port ~= (tls and 443 or 80) then authority = authority .. ":" .. port end
+	local ok, request = pcall(http_request.new_from_uri, (scheme == "wss" and "https" or "http") .. rest)
+	if not ok then error("new_from_uri: " .. tostring(request):gsub("^.-:%d+: ", ""), 2) end
+	request.version = 1.1
 	local key = W.new_key()
-	local h = new_headers()
-	h:append(":method", "GET")
-	h:append(":authority", authority)
-	h:append(":path", path)
-	h:append(":scheme", tls and "https" or "http")
-	h:append("user-agent", http_version.name .. "/" .. http_version.version)
+	local h = request.headers
 	h:append("upgrade", "websocket")
 	h:append("connection", "upgrade")
 	h:append("sec-websocket-key", key)
@@ -153,9 +133,7 @@ local function new_from_uri(uri, protocols)
 	return setmetatable({
 		type = "client",
 		readyState = 0,
-		-- what connect() sends: the fields of an http.request (host, port, tls, ctx, headers),
-		-- so headers (origin, cookies ...) can be added before connecting
-		request = { host = host, port = port, tls = tls, headers = h },
+		request = request,
 		key = key,
 		_offered = offered,
 	}, mt)
@@ -208,29 +186,6 @@ function methods:accept(options, timeout)
 	return self:_open(sock, false)
 end
 
--- The opening handshake's HTTP exchange: the response head and its stream.
-local function go(request, timeout)
-	local deadline = deadline_of(timeout)
-	local conn, err, errno = client.connect({
-		host = request.host, port = request.port, tls = request.tls, ctx = request.ctx, version = 1.1,
-	}, timeout)
-	if not conn then return nil, err, errno end
-	local stream = conn:new_stream()
-	local ok
-	ok, err, errno = stream:write_headers(request.headers, true, left(deadline))
-	if not ok then
-		conn:close()
-		return nil, err, errno
-	end
-	local h
-	h, err, errno = stream:get_headers(left(deadline))
-	if not h then
-		conn:close()
-		return nil, err, errno
-	end
-	return h, stream
-end
-
 -- Why a server's answer to our upgrade request is not a websocket handshake, or nil.
 local function bad_answer(self, h)
 	if h:get(":status") ~= "101" then return "server did not switch protocols (status " .. tostring(h:get(":status")) .. ")" end
@@ -250,10 +205,11 @@ function methods:connect(timeout)
 		error("connect: a client websocket from new_from_uri expected", 2)
 	end
 	local deadline = deadline_of(timeout)
-	local h, stream, errno = go(self.request, timeout)
+	local h, stream, errno = self.request:go(timeout)
 	if not h then return nil, stream, errno end
 	local err = bad_answer(self, h)
 	if err then
+		stream:shutdown()
 		stream.connection:close()
 		return nil, err, EINVAL
 	end

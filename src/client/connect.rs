@@ -146,6 +146,9 @@ pub fn options(lua: &Lua, t: &Table, negotiate: bool) -> mlua::Result<Options> {
     let tls = if use_tls {
         let ctx: Option<AnyUserData> = t.get("ctx")?;
         let mut config = crate::tls::client_config(lua, ctx.as_ref())?;
+        // The context's config (cached until the context changes) identifies the TLS settings;
+        // the copies made below for ALPN and SNI are new on every call.
+        key.push_str(&format!("tls:{:p}:", Arc::as_ptr(&config)));
         config = match version {
             Some(2.0) => crate::tls::restrict_alpn(&config, &["h2"]),
             Some(_) => crate::tls::restrict_alpn(&config, &["http/1.1"]),
@@ -164,7 +167,7 @@ pub fn options(lua: &Lua, t: &Table, negotiate: bool) -> mlua::Result<Options> {
         }
         let check = sni.clone().unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_string());
         let name = ServerName::try_from(check).map_err(|_| bad(format!("invalid TLS server name '{host}'")))?;
-        key.push_str(&format!("tls:{:p}:{sni:?}", Arc::as_ptr(&config)));
+        key.push_str(&format!("{sni:?}"));
         Some(Tls { config, name, sni })
     } else {
         None

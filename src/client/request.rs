@@ -4,7 +4,7 @@
 
 use super::{connect, Retry, Sender, Shared};
 use crate::headers::Headers;
-use crate::stream_common::{self, headers_from_map, BodySource, Failure, InEvent, OutBody, OutFrame};
+use crate::stream_common::{self, headers_from_map, BodySource, Failure, InEvent, OutBody, OutFrame, Pseudo};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -28,27 +28,9 @@ fn h1_only(name: &HeaderName) -> bool {
 
 /// The request head from lua-http headers (`:method`, `:scheme`, `:authority`, `:path`).
 pub fn parts(h: &Headers, version: f64, tls: bool) -> Result<Parts, String> {
-    let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);
-    let mut headers = HeaderMap::with_capacity(h.len());
-    for (name, value, _) in h.iter() {
-        let slot = match name {
-            b":method" => &mut method,
-            b":scheme" => &mut scheme,
-            b":authority" => &mut authority,
-            b":path" => &mut path,
-            _ if name.first() == Some(&b':') => return Err(format!("invalid pseudo-header '{}'", String::from_utf8_lossy(name))),
-            _ => {
-                let n = HeaderName::from_bytes(name).map_err(|_| format!("invalid header name '{}'", String::from_utf8_lossy(name)))?;
-                if version == 2.0 && (h1_only(&n) || n == http::header::TE && value != b"trailers") {
-                    continue;
-                }
-                let v = HeaderValue::from_bytes(value).map_err(|_| format!("invalid value for header '{n}'"))?;
-                headers.append(n, v);
-                continue;
-            }
-        };
-        *slot = Some(value);
-    }
+    let (Pseudo { method, scheme, authority, path }, mut headers) = stream_common::request_fields(h, |n, value| {
+        version != 2.0 || !(h1_only(n) || n == http::header::TE && value != b"trailers")
+    })?;
     let method = Method::from_bytes(method.ok_or("request headers have no :method")?).map_err(|_| "invalid :method".to_string())?;
     let authority = authority.map(|a| String::from_utf8_lossy(a).into_owned());
     let uri = if method == Method::CONNECT {
@@ -197,6 +179,7 @@ pub async fn exchange(
     body: Option<mpsc::Receiver<OutFrame>>,
     decode: bool,
     retry: Option<Retry>,
+    sent_all: Arc<std::sync::atomic::AtomicBool>,
     input: Input,
 ) {
     let replayable = body.is_none() && parts.idempotent();
@@ -231,6 +214,13 @@ pub async fn exchange(
     }
     let inflater = decode.then(crate::zlib::Inflater::new);
     if stream_common::pump(source, input, None, inflater).await {
-        shared.release();
+        if sent_all.load(std::sync::atomic::Ordering::Acquire) {
+            shared.release();
+        } else {
+            // The answer came before the whole request body (a 417, say): the connection is
+            // in the middle of a message and cannot carry another.
+            shared.set_closed();
+            shared.conn.close();
+        }
     }
 }

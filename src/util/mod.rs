@@ -8,6 +8,8 @@ mod ip;
 mod path;
 mod uri;
 
+pub use uri::decode_component;
+
 use crate::runtime::{error, function};
 use mlua::{Function, Lua, LuaString, Table, Value};
 use std::borrow::Cow;
