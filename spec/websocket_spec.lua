@@ -317,6 +317,27 @@ describe("http.websocket", function()
 			assert.same({ nil, nil, 1001 }, { ws:receive(5) })
 		end)
 
+		it("serves handlers that cqueues runs (the server example with cqueues loaded)", function()
+			-- (not loaded here: servers in this process would then run their handlers under cqueues)
+			if not support.sh(support.interpreter() .. " -e 'require \"cqueues\"' 2>/dev/null") then
+				pending("cqueues is not installed")
+				return
+			end
+			local cmd = string.format("LUA_PATH=%s LUA_CPATH=%s %s -e 'require \"cqueues\"' %s/examples/websocket_echo_server.lua",
+				support.quote(package.path), support.quote(package.cpath), support.interpreter(), support.root)
+			local job = support.spawn(cmd)
+			local deadline = support.now() + 10
+			while not job:err():match("port %d+") do
+				assert(support.now() < deadline and not job:done(), "server did not start: " .. job:err())
+				support.sleep(0.05)
+			end
+			local ws = websocket.new_from_uri("ws://127.0.0.1:" .. job:err():match("port (%d+)") .. "/")
+			assert(ws:connect(5))
+			for i = 1, 100 do assert(ws:send("c" .. i)) end
+			for i = 1, 100 do assert.same("c" .. i, ws:receive(5)) end
+			assert(ws:close())
+		end)
+
 		it("pipelines 20000 messages each way", function()
 			local server = echo_server()
 			local ws = connect(server)
