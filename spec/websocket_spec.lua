@@ -338,6 +338,27 @@ describe("http.websocket", function()
 			assert(ws:close())
 		end)
 
+		it("holds sends back when the peer does not read (a timed send gives ETIMEDOUT)", function()
+			local release = false
+			local server = support.server(function(_, stream)
+				local ws = assert(websocket.new_from_stream(stream, assert(stream:get_headers())))
+				assert(ws:accept())
+				while not release do require "http.core".sleep(0.05) end
+				ws:close()
+			end)
+			local ws = connect(server)
+			local chunk = string.rep("z", 64 * 1024)
+			local sent, ok, err, errno = 0, true, nil, nil
+			while ok and sent < 256 * 1024 * 1024 do
+				ok, err, errno = ws:send(chunk, "binary", 0.5)
+				if ok then sent = sent + #chunk end
+			end
+			release = true
+			assert.same({ nil, "Connection timed out", ETIMEDOUT }, { ok, err, errno })
+			-- what is buffered is bounded: the send queue, the peer's read-ahead, the sockets
+			assert.truthy(sent < 64 * 1024 * 1024, sent)
+		end)
+
 		it("pipelines 20000 messages each way", function()
 			local server = echo_server()
 			local ws = connect(server)
