@@ -359,6 +359,17 @@ describe("http.websocket", function()
 			assert.truthy(sent < 64 * 1024 * 1024, sent)
 		end)
 
+		it("close() finishes the handshake promptly while unread messages fill the read-ahead", function()
+			local server = echo_server()
+			local ws = connect(server)
+			ws.close_timeout = 5
+			for i = 1, 2000 do assert(ws:send("unread " .. i)) end
+			support.run_for(server, 0.3) -- the echoes arrive and are not received
+			local t0 = support.now()
+			assert.same(true, ws:close())
+			assert.truthy(support.now() - t0 < 2, "close waited for its timeout")
+		end)
+
 		it("pipelines 20000 messages each way", function()
 			local server = echo_server()
 			local ws = connect(server)

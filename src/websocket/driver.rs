@@ -85,6 +85,17 @@ impl Shared {
 }
 
 impl Inbox {
+    /// Lua closed the websocket: drop what it will not receive, so reading goes on (to the
+    /// peer's close frame).
+    pub fn discard(&mut self) {
+        self.reported = true;
+        self.msgs.clear();
+        self.bytes = 0;
+        if let Some(w) = self.task.take() {
+            w.wake();
+        }
+    }
+
     /// The next message (true: binary), waking the task if it waits for room.
     pub fn pop(&mut self) -> Option<(Bytes, bool)> {
         let m = self.msgs.pop_front()?;
@@ -409,6 +420,9 @@ impl Driver {
                 }
             };
             let mut inbox = self.shared.inbox.lock().unwrap();
+            if inbox.reported {
+                continue; // Lua closed the websocket: nobody receives this
+            }
             inbox.bytes += data.len();
             inbox.msgs.push_back((data, binary));
             let room = self.room(&mut inbox, cx);

@@ -35,9 +35,9 @@ type Ret = (Value, Value, Value);
 
 const TRUE: Ret = (Value::Boolean(true), Value::Nil, Value::Nil);
 
-/// `nil, message, errno`.
-fn failure(lua: &Lua, msg: &str, errno: i32) -> mlua::Result<Ret> {
-    Ok((Value::Nil, Value::String(lua.create_string(msg)?), Value::Integer(errno.into())))
+/// `nil, message, number` (an errno, or a close code).
+fn failure(lua: &Lua, msg: &str, number: i32) -> mlua::Result<Ret> {
+    Ok((Value::Nil, Value::String(lua.create_string(msg)?), Value::Integer(number.into())))
 }
 
 /// lua-http's `nil, "<op>: <strerror>", errno`.
@@ -74,11 +74,8 @@ impl Got {
                 Ok((Value::Nil, reason, Value::Integer(code.into())))
             }
             Got::End(End::Failed { msg, errno }) => failure(lua, &format!("receive: {msg}"), errno),
-            Got::End(End::Abnormal) => {
-                let mut r = failure(lua, "connection closed without a closing handshake", 0)?;
-                r.2 = Value::Integer(1006);
-                Ok(r)
-            }
+            // RFC 6455's code for a connection lost without a close frame
+            Got::End(End::Abnormal) => failure(lua, "connection closed without a closing handshake", 1006),
             Got::Gone => os_fail(lua, "receive", libc::EPIPE),
         }
     }
@@ -228,7 +225,7 @@ impl Ws {
         let tx = self.out.take();
         {
             let mut inbox = shared.inbox.lock().unwrap();
-            inbox.reported = true;
+            inbox.discard();
             if tx.is_none() && inbox.finished {
                 return ok(true)(lua);
             }
