@@ -16,26 +16,12 @@ n=${BENCH_REQUESTS:-2000}
 c=${BENCH_INFLIGHT:-50}
 runs=${BENCH_RUNS:-3}
 pin=${BENCH_PIN:-1}
-hyper_target=${HYPER_TARGET_DIR:-$HOME/.cache/bench-hyper-hello}
 
-for tool in curl python3 taskset lua5.2 lua5.4 luajit; do
-	command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
-done
-for t in lua54 luajit; do
-	[ -f "$root/build/$t/http/core.so" ] || { echo "no build/$t: run scripts/build $t" >&2; exit 1; }
-done
-orig_path=$(cd / && lua5.2 -e 'print(package.searchpath("http.request", package.path))')
-case "$orig_path" in
-/usr/share/lua/*) ;;
-*) echo "lua5.2 does not load Debian's lua-http (http.request is $orig_path)" >&2; exit 1 ;;
-esac
-if (cd / && lua5.2 -e 'require "http.core"' 2>/dev/null); then
-	echo "lua5.2's default paths reach our http.core: something of ours shadows the original" >&2
-	exit 1
-fi
-echo "building bench/hyper-hello ..." >&2
-CARGO_TARGET_DIR="$hyper_target" cargo build --quiet --release \
-	--manifest-path "$root/bench/hyper-hello/Cargo.toml" || exit 1
+. "$root/bench/common.sh"
+need_tools curl python3 taskset lua5.2 lua5.4 luajit
+need_builds
+need_original http.request
+build_hyper_hello
 
 out=$(mktemp -d /tmp/bench-client.XXXXXX)
 server_pid=
@@ -46,16 +32,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$pin" = 1 ]; then
-	on_server=(taskset -c 0)
-	on_client=(taskset -c 1)
-else
-	on_server=()
-	on_client=()
-fi
+place_on_cpus
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${on_server[@]}" "$hyper_target/release/hyper-hello" "$port" >"$out/server.log" 2>&1 &
+port=$(free_port)
+"${on_server[@]}" "$hyper_bin" "$port" >"$out/server.log" 2>&1 &
 server_pid=$!
 url="http://127.0.0.1:$port/"
 for _ in $(seq 100); do

@@ -583,13 +583,18 @@ impl Stream {
         self.start_pump(lua)?;
         let Some(rx) = &self.rx else { return Ok(true) };
         let Ok(mut rx) = rx.try_lock() else { return Ok(false) };
+        Ok(Self::drain(&mut rx, &self.input))
+    }
+
+    /// Absorb every event already received; true once the sender is gone.
+    fn drain(rx: &mut mpsc::Receiver<Result<InEvent, Failure>>, input: &Mutex<Input>) -> bool {
         loop {
             match rx.try_recv() {
-                Ok(ev) => Self::absorb(&self.input, Some(ev)),
-                Err(mpsc::error::TryRecvError::Empty) => return Ok(false),
+                Ok(ev) => Self::absorb(input, Some(ev)),
+                Err(mpsc::error::TryRecvError::Empty) => return false,
                 Err(mpsc::error::TryRecvError::Disconnected) => {
-                    Self::absorb(&self.input, None);
-                    return Ok(true);
+                    Self::absorb(input, None);
+                    return true;
                 }
             }
         }
@@ -616,6 +621,9 @@ impl Stream {
                     break;
                 }
             }
+            // Take what came right behind (a small body after its head, the body's end): the
+            // next read then needs no wake-up of its own.
+            Stream::drain(&mut rx, &input);
             let outcome: Outcome = Box::new(move |lua: &Lua| {
                 then(lua, &input).unwrap_or_else(|| fail(libc::EPIPE)(lua))
             });
