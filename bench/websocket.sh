@@ -22,22 +22,10 @@ tools_target=${WS_TOOLS_TARGET_DIR:-$HOME/.cache/bench-ws-tools}
 echo_server="$root/examples/websocket_echo_server.lua"
 tck=$(getconf CLK_TCK)
 
-for tool in python3 taskset cargo; do
-	command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
-done
-for t in lua54 luajit; do
-	[ -f "$root/build/$t/http/core.so" ] || { echo "no build/$t: run scripts/build $t" >&2; exit 1; }
-done
-# The original must be what lua5.2 loads with its default paths, and none of ours.
-orig_path=$(cd / && lua5.2 -e 'print(package.searchpath("http.websocket", package.path))')
-case "$orig_path" in
-/usr/share/lua/*) ;;
-*) echo "lua5.2 does not load Debian's lua-http (http.websocket is $orig_path)" >&2; exit 1 ;;
-esac
-if (cd / && lua5.2 -e 'require "http.core"' 2>/dev/null); then
-	echo "lua5.2's default paths reach our http.core: something of ours shadows the original" >&2
-	exit 1
-fi
+. "$root/bench/common.sh"
+need_tools python3 taskset cargo
+need_builds
+need_original http.websocket
 echo "building bench/ws-tools ..." >&2
 CARGO_TARGET_DIR="$tools_target" cargo build --quiet --release \
 	--manifest-path "$root/bench/ws-tools/Cargo.toml" || exit 1
@@ -55,17 +43,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$pin" = 1 ]; then
-	on_server=(taskset -c 0)
-	on_client=(taskset -c 1)
-else
-	on_server=()
-	on_client=()
-fi
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+place_on_cpus
 
 cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
