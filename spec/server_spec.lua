@@ -304,6 +304,15 @@ describe("http.server", function()
 			assert.truthy(eof:find("eof"), eof)
 		end)
 
+		it("closes the connection after refusing to switch protocols (no request follows unchecked)", function()
+			local server = support.server(echo_path)
+			local out = raw_exchange(server, "GET /up HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n"
+				.. "POST /smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+			local rs = support.parse_responses(out)
+			assert.same(1, #rs, out)
+			assert.same("/up", rs[1].body)
+		end)
+
 		it("take_socket on a request that did not switch protocols gives nil, message", function()
 			local got
 			local server = support.server(function(_, stream)

@@ -731,12 +731,17 @@ impl Stream {
             }
             return self.send_frame(lua, OutFrame::Trailers(map), None);
         }
-        let (status, map) = match headers::with_headers(lua, headers, |h| response_parts(h))? {
+        let (status, mut map) = match headers::with_headers(lua, headers, |h| response_parts(h))? {
             Ok(p) => p,
             Err(e) => return runtime::error(e),
         };
         if self.switches(status) {
             return self.send_head(lua, status, map, Some(Bytes::new()));
+        }
+        if self.switching.is_some() && !status.is_informational() {
+            // The HTTP/1 guard stops checking a connection's requests after one that asked to
+            // switch protocols; refused, that connection must carry no further request.
+            map.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         self.set_coding(&map);
         if status.is_informational() {
