@@ -55,3 +55,27 @@ place_on_cpus() {
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# Servers a script starts go in $pids; they are stopped on any exit.
+pids=()
+stop_servers() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	pids=()
+}
+
+tck=$(getconf CLK_TCK)
+
+cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+cpu_us_per() { # ticks_before ticks_after count decimals: CPU microseconds per unit of work
+	awk -v a="$1" -v b="$2" -v n="$3" -v t="$tck" -v d="$4" \
+		'BEGIN { if (n > 0) printf("%." d "f", (b - a) * 1e6 / t / n); else print "-" }'
+}
+
+ratio() { # a b: a/b as "1.23x", "-" when either is missing
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'
+}

@@ -15,7 +15,6 @@ idle=${BENCH_IDLE:-5000}
 pin=${BENCH_PIN:-1}
 h2_timeout=${BENCH_H2_TIMEOUT:-120}
 hello="$root/bench/hello_server.lua"
-tck=$(getconf CLK_TCK)
 
 . "$root/bench/common.sh"
 need_tools wrk h2load curl python3 taskset
@@ -27,29 +26,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 [ "$(ulimit -n)" -gt $((idle + 100)) ] || { echo "ulimit -n is too low for $idle connections" >&2; exit 1; }
 
 out=$(mktemp -d /tmp/bench-server.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
-}
-trap cleanup EXIT
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
 place_on_cpus
-
-cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-us_per_req() { # ticks_before ticks_after requests
-	awk -v a="$1" -v b="$2" -v n="$3" -v t="$tck" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / t / n; else print "-" }'
-}
-
-ratio() { # a b: a/b as "1.23x", "-" when either is missing
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'
-}
 
 # Start a server (name, command...), wait until it answers, check its answers over HTTP/1.1 and
 # h2c; sets $server_pid and $port.
@@ -133,20 +113,20 @@ bench_server() { # name command...
 	t0=$(cpu_ticks "$server_pid")
 	run_wrk "$name" keepalive
 	t1=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$t0")
-	R[$name,ka]=$rps R[$name,p99]=$p99 R[$name,ka_cpu]=$(us_per_req "$t0" "$t1" "$reqs")
+	R[$name,ka]=$rps R[$name,p99]=$p99 R[$name,ka_cpu]=$(cpu_us_per "$t0" "$t1" "$reqs" 1)
 	alive "$name" keep-alive || return
 
 	t0=$(cpu_ticks "$server_pid")
 	run_wrk "$name" close -H "Connection: close"
 	t1=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$t0")
-	R[$name,close]=$rps R[$name,close_cpu]=$(us_per_req "$t0" "$t1" "$reqs")
+	R[$name,close]=$rps R[$name,close_cpu]=$(cpu_us_per "$t0" "$t1" "$reqs" 1)
 	alive "$name" "Connection: close" || return
 	sleep 1
 
 	t0=$(cpu_ticks "$server_pid")
 	run_h2load "$name"
 	t1=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$t0")
-	R[$name,h2]=$rps R[$name,h2_cpu]=$(us_per_req "$t0" "$t1" "$reqs")
+	R[$name,h2]=$rps R[$name,h2_cpu]=$(cpu_us_per "$t0" "$t1" "$reqs" 1)
 	alive "$name" h2c || return
 	stop_server
 }

@@ -20,7 +20,6 @@ windows=${BENCH_WINDOWS:-1 16}
 pin=${BENCH_PIN:-1}
 tools_target=${WS_TOOLS_TARGET_DIR:-$HOME/.cache/bench-ws-tools}
 echo_server="$root/examples/websocket_echo_server.lua"
-tck=$(getconf CLK_TCK)
 
 . "$root/bench/common.sh"
 need_tools python3 taskset cargo
@@ -33,29 +32,10 @@ ws_echo="$tools_target/release/ws-echo"
 ws_load="$tools_target/release/ws-load"
 
 out=$(mktemp -d /tmp/bench-websocket.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
-}
-trap cleanup EXIT
+trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
 place_on_cpus
-
-cpu_ticks() { # pid: utime + stime of the whole process, in clock ticks
-	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
-}
-
-us_per_msg() { # ticks_before ticks_after messages
-	awk -v a="$1" -v b="$2" -v n="$3" -v t="$tck" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / t / n; else print "-" }'
-}
-
-ratio() { # a b: a/b as "1.23x", "-" when either is missing
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }'
-}
 
 # Start a server (name, command...) and wait until one echo goes through; sets $server_pid, $port.
 start_server() {
@@ -100,7 +80,7 @@ bench_server() { # name command...
 		t1=$(cpu_ticks "$server_pid" 2>/dev/null || echo "$t0")
 		n=$(awk '/^messages/ { print $2 }' "$f")
 		R[$name,$w]=$(awk '/^messages/ { print $6 }' "$f")
-		R[$name,$w,cpu]=$(us_per_msg "$t0" "$t1" "${n:-0}")
+		R[$name,$w,cpu]=$(cpu_us_per "$t0" "$t1" "${n:-0}" 2)
 		awk -v n="$name" -v w="$w" '/^messages/ && $8 > 0 { print n " window " w ": " $8 " client errors" }' "$f" >&2
 		grep -v '^messages' "$f" | head -3 | sed "s/^/$name window $w: /" >&2
 		[ -n "${R[$name,$w]}" ] || echo "$name window $w: no result (see $f)" >&2
