@@ -67,19 +67,12 @@ function methods:get_next_chunk(timeout)
 	return await(S.get_next_chunk(self._ud, timeout))
 end
 
--- Lua 5.1 cannot yield from inside a generic-for iterator ("attempt to yield across
--- metamethod/C-call boundary"): there each_chunk waits by pumping the scheduler instead, so
+-- Where a generic-for cannot yield (Lua 5.1), each_chunk waits by pumping the scheduler, so
 -- other requests are still served meanwhile.
-local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
+local for_can_yield, wait_pumping = core.for_can_yield, core.wait_pumping
 
 local function await_pumping(a, b, ...)
-	if a == nil and type(b) == "userdata" then
-		while not b:done() do
-			local ok, err = core.step(nil)
-			if not ok then error(err, 0) end
-		end
-		return b:result()
-	end
+	if a == nil and type(b) == "userdata" then return wait_pumping(b) end
 	return a, b, ...
 end
 

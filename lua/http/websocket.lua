@@ -219,17 +219,9 @@ function methods:connect(timeout)
 	return self:_open(sock, true)
 end
 
--- Lua 5.1 cannot yield from a generic-for iterator: there each() waits by pumping the
--- scheduler (other coroutines keep running) instead of suspending.
-local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
-
-local function pump_until_done(token)
-	while not token:done() do
-		local ok, err = core.step(nil)
-		if not ok then error(err, 0) end
-	end
-	return token:result()
-end
+-- Where a generic-for cannot yield (Lua 5.1), each() waits by pumping the scheduler (other
+-- coroutines keep running) instead of suspending.
+local for_can_yield, wait_pumping = core.for_can_yield, core.wait_pumping
 
 -- Rust gives a message's opcode as 1 or 2.
 local OPCODE_NAMES = { "text", "binary" }
@@ -246,7 +238,7 @@ local function receive_any(self, ud, timeout, pump)
 			self._parked = true
 			repeat
 				if pump then
-					a, b, c = pump_until_done(ud)
+					a, b, c = wait_pumping(ud)
 				else
 					a, b, c = wait(ud)
 				end
@@ -259,7 +251,7 @@ local function receive_any(self, ud, timeout, pump)
 	end
 	local a, b, c = receive(ud, timeout)
 	if a == nil and type(b) == "userdata" then
-		if pump then return pump_until_done(b) end
+		if pump then return wait_pumping(b) end
 		return wait(b)
 	end
 	return a, b, c

@@ -158,6 +158,20 @@ local function wait(token)
 	return token:result()
 end
 
+-- Lua 5.1 cannot yield from inside a generic-for iterator ("attempt to yield across
+-- metamethod/C-call boundary"): iterators there wait with wait_pumping instead.
+local for_can_yield = _VERSION ~= "Lua 5.1" or jit ~= nil
+
+-- Wait for `token` (anything with done/result) by stepping our scheduler, never yielding:
+-- other coroutines still run meanwhile.
+local function wait_pumping(token)
+	while not token:done() do
+		local ok, err = step(nil)
+		if not ok then error(err, 0) end
+	end
+	return token:result()
+end
+
 -- Rust functions that may block return `nil, token`; pass anything else through.
 local function await(a, b, ...)
 	if a == nil and type(b) == "userdata" then return wait(b) end
@@ -191,4 +205,5 @@ core.subscribe = subscribe
 core.on_suspend = function(fn) on_suspend = fn end
 core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, await, step, loop, spawn, empty
 core.pump, core.cqueues_running = pump, cqueues_running
+core.wait_pumping, core.for_can_yield = wait_pumping, for_can_yield
 core.sleep = function(seconds) return await(core.timer(seconds)) end
