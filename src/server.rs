@@ -6,7 +6,7 @@ use crate::connection_common::{Addr, Conn};
 use crate::headers::Headers;
 use crate::runtime::{self, Notifier};
 use crate::socket::{io_fail, Socket};
-use crate::stream_common::{gzip_coded, headers_from_map, plain_response, BodySource, Head, OutBody, Stream};
+use crate::stream_common::{gzip_coded, headers_from_map, plain_response, BodySource, Failure, Head, OutBody, Stream};
 use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 use std::convert::Infallible;
@@ -297,26 +297,17 @@ impl Server {
         }
     }
 
-    /// add_socket: serve a connected socket from elsewhere: ours (`sock`), or by a duplicate
-    /// of the fd `fd` of another library's.
-    fn add_socket(&self, lua: &Lua, sock: Option<&mut Socket>, fd: Option<i32>) -> std::io::Result<()> {
+    /// add_socket: serve a connected socket (see `Socket::take_arg`).
+    fn add_socket(&self, lua: &Lua, v: &Value) -> mlua::Result<Result<(), Failure>> {
         if *self.closed.borrow() {
-            return Err(std::io::Error::new(std::io::ErrorKind::NotConnected, "server is closed"));
+            return Ok(Err(Failure::new("server is closed", libc::EIO)));
         }
-        let h = runtime::handle(lua).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let _guard = h.enter();
-        let mut from_fd;
-        let sock = match (sock, fd) {
-            (Some(s), _) => s,
-            (None, Some(fd)) => {
-                from_fd = Socket::from_fd(fd)?;
-                &mut from_fd
-            }
-            (None, None) => return Err(std::io::Error::from_raw_os_error(libc::EBADF)),
+        let (io, local, peer) = match Socket::take_arg(lua, v, "add_socket")?.and_then(Socket::into_parts) {
+            Ok(parts) => parts,
+            Err(f) => return Ok(Err(f)),
         };
-        let io = sock.take().map_err(|f| std::io::Error::other(f.msg))?;
-        h.spawn(serve(io, sock.peer.clone(), self.ctx(sock.local.clone())));
-        Ok(())
+        runtime::handle(lua)?.spawn(serve(io, peer, self.ctx(local)));
+        Ok(Ok(()))
     }
 }
 
@@ -709,17 +700,9 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set(
         "add_socket",
-        method(lua, "add_socket", |lua, s: &mut Server, v: Value| {
-            let result = match &v {
-                Value::UserData(ud) if ud.is::<Socket>() => s.add_socket(lua, Some(&mut *ud.borrow_mut::<Socket>()?), None),
-                Value::Integer(fd) => s.add_socket(lua, None, Some(*fd as i32)),
-                Value::Number(fd) => s.add_socket(lua, None, Some(*fd as i32)),
-                _ => return runtime::error("add_socket: a socket or an fd expected"),
-            };
-            match result {
-                Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
-                Err(e) => io_fail(lua, e),
-            }
+        method(lua, "add_socket", |lua, s: &mut Server, v: Value| match s.add_socket(lua, &v)? {
+            Ok(()) => Ok(mlua::MultiValue::from_vec(vec![Value::Boolean(true)])),
+            Err(f) => f.outcome()(lua),
         })?,
     )?;
     m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;

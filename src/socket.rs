@@ -5,7 +5,8 @@
 
 use crate::connection_common::Addr;
 use crate::runtime;
-use mlua::{Lua, MultiValue, Value};
+use crate::stream_common::Failure;
+use mlua::{Lua, MultiValue, ObjectLike, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Any connected stream the runtime can drive: TCP, Unix, TLS, an upgraded HTTP connection.
@@ -38,11 +39,7 @@ impl Socket {
         let sock = unsafe { socket2::Socket::from_raw_fd(dup) };
         sock.set_nonblocking(true)?;
         if sock.local_addr()?.as_socket().is_some() {
-            let s = tokio::net::TcpStream::from_std(sock.into())?;
-            let _ = s.set_nodelay(true);
-            let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-            let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-            Ok(Socket::new(Box::new(s), local, peer, None))
+            Ok(Socket::tcp(tokio::net::TcpStream::from_std(sock.into())?))
         } else {
             let s = tokio::net::UnixStream::from_std(sock.into())?;
             let local = s.local_addr().map(Addr::from).unwrap_or(Addr::Unknown);
@@ -51,9 +48,40 @@ impl Socket {
         }
     }
 
+    pub fn tcp(s: tokio::net::TcpStream) -> Socket {
+        let _ = s.set_nodelay(true);
+        let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
+        let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
+        Socket::new(Box::new(s), local, peer, None)
+    }
+
+    /// A socket argument as a Socket of its own: ours (taken over: it is empty afterwards), an
+    /// fd, or a cqueues (`pollfd()`) or luasocket (`getfd()`) socket, whose fd is duplicated so
+    /// its owner may close it.
+    pub fn take_arg(lua: &Lua, v: &Value, name: &str) -> mlua::Result<Result<Socket, Failure>> {
+        let fd = match v {
+            Value::UserData(ud) if ud.is::<Socket>() => {
+                let mut s = ud.borrow_mut::<Socket>()?;
+                return Ok(s.take().map(|io| Socket::new(io, s.local.clone(), s.peer.clone(), s.tls.take())));
+            }
+            Value::Integer(_) | Value::Number(_) => lua.unpack::<i32>(v.clone())?,
+            Value::Table(t) => foreign_fd(t, name)?,
+            Value::UserData(u) => foreign_fd(u, name)?,
+            _ => return runtime::error(format!("bad argument #1 to '{name}' (socket expected)")),
+        };
+        let h = runtime::handle(lua)?;
+        let _guard = h.enter();
+        Ok(Socket::from_fd(fd).map_err(Failure::from_io))
+    }
+
+    /// Stream, local and peer address, for a protocol that takes the socket over.
+    pub fn into_parts(mut self) -> Result<(BoxIo, Addr, Addr), Failure> {
+        Ok((self.take()?, self.local, self.peer))
+    }
+
     /// The stream, for a protocol that takes the socket over; Err(EPIPE) when already taken.
-    pub fn take(&mut self) -> Result<BoxIo, crate::stream_common::Failure> {
-        self.io.take().ok_or_else(|| crate::stream_common::Failure::new("socket already used or closed", libc::EPIPE))
+    pub fn take(&mut self) -> Result<BoxIo, Failure> {
+        self.io.take().ok_or_else(|| Failure::new("socket already used or closed", libc::EPIPE))
     }
 
     pub fn push(self, lua: &Lua) -> mlua::Result<MultiValue> {
@@ -61,33 +89,25 @@ impl Socket {
     }
 }
 
+/// The fd of a cqueues (`pollfd()`) or luasocket (`getfd()`) socket.
+fn foreign_fd(o: &impl ObjectLike, name: &str) -> mlua::Result<i32> {
+    for method in ["pollfd", "getfd"] {
+        if !o.get::<Value>(method)?.is_nil() {
+            return o.call_method(method, ());
+        }
+    }
+    runtime::error(format!("bad argument #1 to '{name}' (socket expected)"))
+}
+
 /// `nil, message, errno` from an I/O error.
 pub fn io_fail(lua: &Lua, e: std::io::Error) -> mlua::Result<MultiValue> {
-    io_outcome(e)(lua)
+    Failure::from_io(e).outcome()(lua)
 }
 
-pub fn io_outcome(e: std::io::Error) -> runtime::Outcome {
-    match e.raw_os_error() {
-        Some(errno) => runtime::fail(errno),
-        None => runtime::fail_msg(e.to_string(), libc::EIO),
-    }
-}
-
-/// core.socket: `from_fd(fd)` and the methods of socket objects.
+/// core.socket: the methods of socket objects.
 pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
-    use runtime::{function, method};
+    use runtime::method;
     let m = lua.create_table()?;
-    m.set(
-        "from_fd",
-        function(lua, "from_fd", |lua, fd: i32| {
-            let h = runtime::handle(lua)?;
-            let _guard = h.enter();
-            match Socket::from_fd(fd) {
-                Ok(s) => s.push(lua),
-                Err(e) => io_fail(lua, e),
-            }
-        })?,
-    )?;
     m.set("localname", method(lua, "localname", |lua, s: &mut Socket, ()| s.local.push(lua))?)?;
     m.set("peername", method(lua, "peername", |lua, s: &mut Socket, ()| s.peer.push(lua))?)?;
     m.set("checktls", method(lua, "checktls", |lua, s: &mut Socket, ()| crate::connection_common::checktls(lua, &s.tls))?)?;

@@ -4,7 +4,6 @@
 //! lua/http/socks.lua keeps `needs_resolve` as a plain field and waits for `negotiate`.
 //! Messages and errnos follow lua-http's ("socks:negotiate: remote error 5: Connection refused").
 
-use crate::connection_common::Addr;
 use crate::runtime::{self, fail_msg, ok};
 use crate::socket::{BoxIo, Socket};
 use crate::stream_common::Failure;
@@ -257,17 +256,14 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 /// A failure to reach `host`: its OS error, or the resolver's message.
 fn connect_error(host: &str, e: std::io::Error) -> Failure {
     match e.raw_os_error() {
-        Some(errno) => Failure::new(runtime::strerror(errno), errno),
+        Some(_) => Failure::from_io(e),
         None => Failure::new(format!("{NEGOTIATE}: cannot resolve {host}: {e}"), libc::EHOSTUNREACH),
     }
 }
 
 async fn connect_proxy(host: &str, port: u16) -> Result<Socket, Failure> {
     let s = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| connect_error(host, e))?;
-    let _ = s.set_nodelay(true);
-    let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-    let peer = s.peer_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-    Ok(Socket::new(Box::new(s), local, peer, None))
+    Ok(Socket::tcp(s))
 }
 
 /// The name resolved here, for `needs_resolve`.
@@ -369,24 +365,9 @@ pub fn open(lua: &Lua) -> mlua::Result<mlua::Table> {
     m.set(
         "fdopen",
         function(lua, "fdopen", |lua, v: Value| {
-            let socket = match &v {
-                Value::UserData(ud) if ud.is::<Socket>() => {
-                    let mut s = ud.borrow_mut::<Socket>()?;
-                    match s.take() {
-                        Ok(io) => Socket::new(io, s.local.clone(), s.peer.clone(), s.tls.take()),
-                        Err(f) => return fail_msg(f.msg, f.errno)(lua),
-                    }
-                }
-                Value::Integer(_) | Value::Number(_) => {
-                    let fd = lua.unpack::<i32>(v.clone())?;
-                    let h = runtime::handle(lua)?;
-                    let _guard = h.enter();
-                    match Socket::from_fd(fd) {
-                        Ok(s) => s,
-                        Err(e) => return crate::socket::io_fail(lua, e),
-                    }
-                }
-                _ => return runtime::error("bad argument #1 to 'fdopen' (socket expected)"),
+            let socket = match Socket::take_arg(lua, &v, "fdopen")? {
+                Ok(s) => s,
+                Err(f) => return f.outcome()(lua),
             };
             Ok(MultiValue::from_vec(vec![push(lua, Socks::new(None, None, Some(socket)))?]))
         })?,

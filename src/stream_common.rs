@@ -29,7 +29,15 @@ impl Failure {
     pub fn new(msg: impl Into<String>, errno: i32) -> Failure {
         Failure { msg: msg.into(), errno }
     }
-    fn outcome(self) -> Outcome {
+    /// An I/O error: the OS's text for its errno, or its own text with EIO.
+    pub fn from_io(e: std::io::Error) -> Failure {
+        match e.raw_os_error() {
+            Some(n) => Failure::new(runtime::strerror(n), n),
+            None => Failure::new(e.to_string(), libc::EIO),
+        }
+    }
+
+    pub fn outcome(self) -> Outcome {
         fail_msg(self.msg, self.errno)
     }
 }

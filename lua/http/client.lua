@@ -5,7 +5,7 @@ local core = require "http.core"
 local stream_common = require "http.stream_common"
 
 local C = core.client
-local await, from_fd = core.await, core.socket.from_fd
+local await = core.await
 local EINVAL = 22
 
 local methods = {}
@@ -65,13 +65,6 @@ end
 -- its fd).
 local function negotiate(socket, options, timeout)
 	check_options(options, "negotiate")
-	local t = type(socket)
-	local getfd = (t == "table" or t == "userdata") and (socket.pollfd or socket.getfd)
-	if getfd then
-		local err, errno
-		socket, err, errno = from_fd(getfd(socket))
-		if not socket then return nil, err, errno end
-	end
 	local ud, err, errno = await(C.negotiate(socket, options, timeout))
 	if not ud then return nil, err, errno end
 	return wrap(ud)

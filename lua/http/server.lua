@@ -155,12 +155,10 @@ function server_methods:listen()
 	return true
 end
 
--- A connected socket: ours (take_socket), or from elsewhere (cqueues: pollfd(), luasocket:
--- getfd()), then the server serves a duplicate of its fd, so the caller may close its own.
+-- A connected socket: ours (take_socket), or from elsewhere (cqueues, luasocket, an fd), then
+-- the server serves a duplicate of its fd, so the caller may close its own.
 function server_methods:add_socket(socket)
-	local t = type(socket)
-	local getfd = (t == "table" or t == "userdata") and (socket.pollfd or socket.getfd)
-	local ok, err, errno = self._ud:add_socket(getfd and getfd(socket) or socket)
+	local ok, err, errno = self._ud:add_socket(socket)
 	if not ok then return nil, err, errno end
 	start_dispatch(self)
 	return true

@@ -20,14 +20,7 @@ end
 -- Our http.socket (taken over), or a cqueues/luasocket socket (a duplicate of its fd, so the
 -- caller may close its own object).
 local function fdopen(socket)
-	local t = type(socket)
-	local getfd = (t == "userdata" or t == "table") and (socket.pollfd or socket.getfd)
-	local ud, err, errno
-	if getfd then
-		ud, err, errno = S.fdopen(getfd(socket))
-	else
-		ud, err, errno = S.fdopen(socket)
-	end
+	local ud, err, errno = S.fdopen(socket)
 	if not ud then return nil, err, errno end
 	return wrap(ud, false)
 end

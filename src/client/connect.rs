@@ -4,7 +4,7 @@
 
 use super::{Sender, Shared};
 use crate::connection_common::{Addr, Conn};
-use crate::socket::BoxIo;
+use crate::socket::{BoxIo, Socket};
 use crate::stream_common::{Failure, OutBody};
 use bytes::Bytes;
 use mlua::{AnyUserData, Lua, Table, Value};
@@ -175,18 +175,11 @@ pub fn options(lua: &Lua, t: &Table, negotiate: bool) -> mlua::Result<Options> {
     Ok(Options { host, port, path, family, bind, tls, version, h2, key })
 }
 
-fn io_failure(e: std::io::Error) -> Failure {
-    match e.raw_os_error() {
-        Some(n) => Failure::new(crate::runtime::strerror(n), n),
-        None => Failure::new(e.to_string(), libc::EIO),
-    }
-}
-
 /// DNS (for names) and TCP, trying each address in turn; or the Unix socket at `.path`.
-async fn dial(o: &Options) -> Result<(BoxIo, Addr, Addr), Failure> {
+async fn dial(o: &Options) -> Result<Socket, Failure> {
     if let Some(path) = &o.path {
-        let s = tokio::net::UnixStream::connect(path).await.map_err(io_failure)?;
-        return Ok((Box::new(s), Addr::Unix(String::new()), Addr::Unix(path.clone())));
+        let s = tokio::net::UnixStream::connect(path).await.map_err(Failure::from_io)?;
+        return Ok(Socket::new(Box::new(s), Addr::Unix(String::new()), Addr::Unix(path.clone()), None));
     }
     let host = o.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
@@ -212,19 +205,16 @@ async fn dial(o: &Options) -> Result<(BoxIo, Addr, Addr), Failure> {
             sock.connect(addr).await
         };
         match attempt.await {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                let local = s.local_addr().map(Addr::Inet).unwrap_or(Addr::Unknown);
-                return Ok((Box::new(s), local, Addr::Inet(addr)));
-            }
-            Err(e) => last = io_failure(e),
+            Ok(s) => return Ok(Socket::tcp(s)),
+            Err(e) => last = Failure::from_io(e),
         }
     }
     Err(last)
 }
 
 /// TLS (if asked) and the HTTP handshake over a connected stream.
-pub async fn negotiate(io: BoxIo, local: Addr, peer: Addr, o: &Options) -> Result<Arc<Shared>, Failure> {
+pub async fn negotiate(socket: Socket, o: &Options) -> Result<Arc<Shared>, Failure> {
+    let (io, local, peer) = socket.into_parts()?;
     let (io, tls): (BoxIo, _) = match &o.tls {
         Some(t) => {
             let connector = tokio_rustls::TlsConnector::from(t.config.clone());
@@ -293,6 +283,5 @@ pub async fn negotiate(io: BoxIo, local: Addr, peer: Addr, o: &Options) -> Resul
 
 /// connect: dial, then negotiate.
 pub async fn connect(o: &Options) -> Result<Arc<Shared>, Failure> {
-    let (io, local, peer) = dial(o).await?;
-    negotiate(io, local, peer, o).await
+    negotiate(dial(o).await?, o).await
 }

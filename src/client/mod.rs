@@ -115,7 +115,7 @@ fn push_pooled(lua: &Lua, shared: Arc<Shared>, retry: Retry) -> mlua::Result<Mul
 fn connected(result: Result<Arc<Shared>, crate::stream_common::Failure>) -> Outcome {
     match result {
         Ok(shared) => Box::new(move |lua: &Lua| push_connection(lua, shared)),
-        Err(f) => runtime::fail_msg(f.msg, f.errno),
+        Err(f) => f.outcome(),
     }
 }
 
@@ -132,16 +132,14 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "negotiate",
-        function(lua, "negotiate", |lua, (socket, opts, timeout): (mlua::AnyUserData, Table, Option<f64>)| {
+        function(lua, "negotiate", |lua, (socket, opts, timeout): (Value, Table, Option<f64>)| {
             let o = connect::options(lua, &opts, true)?;
-            let mut s = socket.borrow_mut::<Socket>().map_err(|_| mlua::Error::RuntimeError("negotiate: a socket expected".into()))?;
-            let io = match s.take() {
-                Ok(io) => io,
-                Err(f) => return runtime::fail_msg(f.msg, f.errno)(lua),
+            let socket = match Socket::take_arg(lua, &socket, "negotiate")? {
+                Ok(s) => s,
+                Err(f) => return f.outcome()(lua),
             };
-            let (local, peer) = (s.local.clone(), s.peer.clone());
             runtime::start(lua, runtime::timeout_arg(timeout), async move {
-                connected(connect::negotiate(io, local, peer, &o).await)
+                connected(connect::negotiate(socket, &o).await)
             })
         })?,
     )?;
