@@ -184,7 +184,7 @@ pub struct Stream {
     /// The outgoing head asked for gzip transfer-coding (HTTP/1): the body is compressed here.
     gzip_out: Option<Box<flate2::write::GzEncoder<Vec<u8>>>>,
     /// Client: the request body was ended (a kept-alive connection is reusable only then).
-    sent_all: Arc<std::sync::atomic::AtomicBool>,
+    sent_all: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A Transfer-Encoding with gzip in it (lua-http supports that coding transparently).
@@ -479,7 +479,7 @@ impl Stream {
             switching: None,
             decode: false,
             gzip_out: None,
-            sent_all: Arc::default(),
+            sent_all: None,
         }
     }
 
@@ -790,8 +790,8 @@ impl Stream {
             (Some(tx), Some(rx))
         };
         let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        self.sent_all.store(end, std::sync::atomic::Ordering::Release);
-        let sent_all = self.sent_all.clone();
+        let sent_all = Arc::new(std::sync::atomic::AtomicBool::new(end));
+        self.sent_all = Some(sent_all.clone());
         runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, sent_all, tx));
         self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         self.body = body_tx;
@@ -863,7 +863,9 @@ impl Stream {
         };
         if last {
             self.ended = true;
-            self.sent_all.store(true, std::sync::atomic::Ordering::Release);
+            if let Some(flag) = &self.sent_all {
+                flag.store(true, std::sync::atomic::Ordering::Release);
+            }
         }
         match tx.try_send(frame) {
             Ok(()) => ok(true)(lua),
