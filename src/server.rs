@@ -705,8 +705,6 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             Err(f) => f.outcome()(lua),
         })?,
     )?;
-    m.set("closed", method(lua, "closed", |_, s: &mut Server, ()| Ok(*s.closed.borrow()))?)?;
-    m.set("paused", method(lua, "paused", |_, s: &mut Server, ()| Ok(*s.paused.borrow()))?)?;
     // Open connections (the server's own handle is not one).
     m.set("connections", method(lua, "connections", |_, s: &mut Server, ()| Ok(Arc::strong_count(&s.live) - 1))?)?;
     // take_errors(tbl): protocol errors since the last call into tbl[1..n]; returns n.
@@ -723,7 +721,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     m.set("notifier", method(lua, "notifier", |_, s: &mut Server, ()| Ok(s.queue.notifier.id()))?)?;
     // take(tbl): move waiting requests into tbl as pairs: tbl[2i-1] the stream userdata,
-    // tbl[2i] its connection's id; returns the number of requests.
+    // tbl[2i] its connection's id; returns the number of requests and of protocol errors
+    // waiting for take_errors.
     m.set(
         "take",
         method(lua, "take", |lua, s: &mut Server, tbl: Table| {
@@ -735,7 +734,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                 tbl.raw_set(2 * i + 1, lua.create_any_userdata(stream)?)?;
                 tbl.raw_set(2 * i + 2, conn)?;
             }
-            Ok(n)
+            Ok((n, s.queue.errors.lock().unwrap().len()))
         })?,
     )?;
     runtime::register_type::<Server>(lua, &m, |_| {})?;

@@ -62,7 +62,7 @@ end
 local function finished(stream)
 	local conn = stream._busy_conn
 	if not conn then return end
-	stream._busy_conn = nil
+	stream._busy_conn = false
 	if conn._current == stream then conn._current = nil end
 	local busy = conn._busy - 1
 	conn._busy = busy
@@ -78,12 +78,15 @@ end
 -- The notifier fired: start a handler for every request that arrived.
 local function dispatch(self)
 	local batch = self._batch
-	-- Clients' protocol errors (answered 400/431/505 already) concern only a custom onerror.
-	for i = 1, self._ud:take_errors(batch) do
-		if self._onerror ~= default_onerror then report(self, self, "serve", batch[i]) end
-		batch[i] = nil
+	local n, nerrors = self._ud:take(batch)
+	if nerrors > 0 then
+		-- Clients' protocol errors (answered 400/431/505 already) concern only a custom onerror.
+		local errors = {}
+		for i = 1, self._ud:take_errors(errors) do
+			if self._onerror ~= default_onerror then report(self, self, "serve", errors[i]) end
+		end
 	end
-	for i = 1, self._ud:take(batch) do
+	for i = 1, n do
 		local ud, conn = batch[2 * i - 1], batch[2 * i]
 		batch[2 * i - 1], batch[2 * i] = nil, nil
 		conn = connection_of(self, ud, conn)
@@ -109,6 +112,8 @@ local function new(options)
 		_errors = {},
 		_conns = setmetatable({}, { __mode = "v" }),
 		_batch = {},
+		_closed = false,
+		_paused = false,
 		cq = options.cq,
 	}, server_mt)
 	-- An onstream that raised: finish its response (503 if none yet), tell onerror.
@@ -138,9 +143,8 @@ local function start_dispatch(self)
 	subscribe(self._ud:notifier(), function() dispatch(self) end)
 	if self.cq then
 		-- Hand our completions to cqueues: inside its controller, pump lets cqueues sleep.
-		local ud = self._ud
 		self.cq:wrap(function()
-			while not ud:closed() do pump() end
+			while not self._closed do pump() end
 		end)
 	end
 end
@@ -168,18 +172,22 @@ function server_methods:localname()
 	return self._ud:localname()
 end
 
+-- pause/resume/close are mirrored in fields: loop checks them on every step.
 function server_methods:pause()
 	self._ud:pause()
+	self._paused = true
 	return true
 end
 
 function server_methods:resume()
 	self._ud:resume()
+	self._paused = false
 	return true
 end
 
 function server_methods:close()
 	self._ud:close()
+	self._closed = true
 	subscribe(self._ud:notifier(), nil)
 	return true
 end
@@ -204,12 +212,11 @@ function server_methods:connections()
 end
 
 function server_methods:empty()
-	return self._ud:closed() and self._ud:connections() == 0
+	return self._closed and self._ud:connections() == 0
 end
 
 local function raise_pending(self)
-	local e = table.remove(self._errors, 1)
-	if e ~= nil then error(e, 0) end
+	if self._errors[1] ~= nil then error(table.remove(self._errors, 1), 0) end
 end
 
 function server_methods:step(timeout)
@@ -229,7 +236,7 @@ end
 
 function server_methods:loop(timeout)
 	local deadline = timeout and monotime() + timeout
-	while not self._ud:closed() and not self._ud:paused() do
+	while not self._closed and not self._paused do
 		local left = deadline and deadline - monotime()
 		if left and left <= 0 then break end
 		local ok, err, errno = self:step(left)

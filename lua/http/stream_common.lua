@@ -13,7 +13,8 @@ local mt = { __name = "http.stream", __index = methods }
 -- `defer`: the stream runs in a coroutine of our scheduler, so a head written without the end
 -- of the stream may be held back until the body (or the coroutine's next suspension).
 local function wrap(ud, connection, defer)
-	return setmetatable({ _ud = ud, connection = connection, _defer = defer }, mt)
+	-- Every field a stream gets is there from the start: the table is never resized.
+	return setmetatable({ _ud = ud, connection = connection, _defer = defer, _deferred = false, _busy_conn = false }, mt)
 end
 
 -- Streams whose head is held back; sent when the coroutine that wrote them suspends.
@@ -24,7 +25,7 @@ core.on_suspend(function()
 		local s = deferred[i]
 		deferred[i] = nil
 		if s._deferred then
-			s._deferred = nil
+			s._deferred = false
 			S.flush(s._ud)
 		end
 	end
@@ -173,7 +174,7 @@ function methods:unget(str)
 end
 
 function methods:write_chunk(chunk, end_stream, timeout)
-	self._deferred = nil -- Rust sends a held-back head with the first chunk
+	self._deferred = false -- Rust sends a held-back head with the first chunk
 	return await(S.write_chunk(self._ud, chunk, end_stream, timeout))
 end
 
@@ -225,12 +226,12 @@ end
 -- After a head that switched protocols (101, or 2xx to CONNECT): the connection's socket,
 -- for http.websocket or http.client.negotiate (lua-http has this on the connection).
 function methods:take_socket(timeout)
-	self._deferred = nil
+	self._deferred = false
 	return await(S.take_socket(self._ud, timeout))
 end
 
 function methods:shutdown()
-	self._deferred = nil
+	self._deferred = false
 	S.shutdown(self._ud)
 	return true
 end

@@ -73,8 +73,8 @@ end
 -- something completes) if nothing can. Returns true, or nil and the first error a coroutine
 -- without a handler raised.
 local function step(timeout)
-	local err = table.remove(deferred, 1)
-	if err ~= nil then return nil, err end
+	if deferred[1] ~= nil then return nil, table.remove(deferred, 1) end
+	local err
 	if ready[1] ~= nil then timeout = 0 end
 	depth = depth + 1
 	local ids = buffers[depth]
