@@ -39,9 +39,35 @@ pub struct MultiValued;
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooLarge;
 
+/// Storage of dropped lists, kept for the next ones: a request's headers are built on an I/O
+/// thread and dropped on the Lua thread, and glibc's per-thread caches do not carry memory back
+/// across threads (measured: ~600 instructions of malloc and free per list, against ~50 here).
+static SPARE: std::sync::Mutex<Vec<(Vec<u8>, Vec<Field>)>> = std::sync::Mutex::new(Vec::new());
+const SPARE_MAX: usize = 256;
+/// Larger storage is given back to the allocator.
+const SPARE_BYTES: usize = 4096;
+const SPARE_FIELDS: usize = 64;
+
+impl Drop for Headers {
+    fn drop(&mut self) {
+        let (mut bytes, mut fields) = (std::mem::take(&mut self.bytes), std::mem::take(&mut self.fields));
+        if bytes.capacity() == 0 || bytes.capacity() > SPARE_BYTES || fields.capacity() > SPARE_FIELDS {
+            return;
+        }
+        bytes.clear();
+        fields.clear();
+        if let Ok(mut spare) = SPARE.lock() {
+            if spare.len() < SPARE_MAX {
+                spare.push((bytes, fields));
+            }
+        }
+    }
+}
+
 impl Headers {
     pub fn new() -> Self {
-        Self::default()
+        let (bytes, fields) = SPARE.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+        Headers { bytes, fields, garbage: 0 }
     }
 
     pub fn len(&self) -> usize {
