@@ -892,6 +892,35 @@ describe("http.server", function()
 			local eof = tonumber(job:err():match("eof ([%d.]+)"))
 			assert.truthy(eof and eof >= 0.25 and eof < 2, job:err())
 		end)
+
+		it("intra_stream_timeout disconnects a connection whose head stops halfway", function()
+			local server = support.server(echo_path, { intra_stream_timeout = 0.3 })
+			local req = support.file("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo")
+			local job = support.pump(server, raw_job(server, "send:" .. req, "read:4"))
+			assert.same("/a", (support.parse_responses(job:out())[1] or {}).body, job:out())
+			local eof = tonumber(job:err():match("eof ([%d.]+)"))
+			assert.truthy(eof and eof >= 0.25 and eof < 2, job:err())
+		end)
+
+		it("intra_stream_timeout does not cut a keep-alive connection busy with a slow handler or body", function()
+			local core = require "http.core"
+			local server = support.server(function(s, stream)
+				local h = assert(stream:get_headers())
+				if h:get(":path") == "/slow" then core.sleep(0.7) end
+				if h:get(":method") == "POST" then
+					assert.same("hello", stream:get_body_as_string())
+				end
+				echo_path(s, stream, h)
+			end, { intra_stream_timeout = 0.3 })
+			local job = support.pump(server, raw_job(server,
+				"send:" .. support.file("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"), "sleep:0.9",
+				"send:" .. support.file("POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel"), "sleep:0.7",
+				"send:" .. support.file("lo"), "sleep:0.1",
+				"send:" .. support.file("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), "read:3"))
+			local rs = support.parse_responses(job:out())
+			assert.same(3, #rs, job:out())
+			assert.same({ "/slow", "/post", "/last" }, { rs[1].body, rs[2].body, rs[3].body })
+		end)
 	end)
 
 	describe("with cqueues", function()

@@ -81,6 +81,9 @@ pub struct Server {
     /// The listening socket while the accept loop owns it (see `close`).
     listen_fd: Option<i32>,
     live: Arc<()>,
+    /// The queue's previous batch, empty but with its capacity: swapped in by `take` so that
+    /// pushing requests does not grow a new vector for every batch.
+    spare: Vec<Stream>,
 }
 
 impl Server {
@@ -190,6 +193,7 @@ impl Server {
             started: false,
             listen_fd: None,
             live: Arc::new(()),
+            spare: Vec::new(),
         })
     }
 
@@ -526,28 +530,28 @@ where
         }
         let (tx, rx) = oneshot::channel();
         if too_large(&parts, cfg.max_body) {
-            return futures_ready(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE));
+            return Answer::Now(Some(closing_response(http::StatusCode::PAYLOAD_TOO_LARGE)));
         }
         let head = request_headers(&parts, scheme);
         let source = (!http_body::Body::is_end_stream(&body)).then_some(BodySource::Hyper(body));
+        // Only a request with a body can have one to decode: skip the header lookup otherwise.
+        let coded = source.is_some() && gzip_coded(&parts.headers);
         let mut stream = Stream::server(svc_conn.clone(), head, source, Head::H1(tx), cfg.max_body);
-        if gzip_coded(&parts.headers) {
+        if coded {
             stream.decode_content();
         }
         queue.push(match upgrade {
             Some(u) => stream.with_upgrade(u, connect),
             None => stream,
         });
-        let answer: Answer = Box::pin(async move {
-            Ok(rx.await.unwrap_or_else(|_| plain_response(http::StatusCode::SERVICE_UNAVAILABLE)))
-        });
-        answer
+        Answer::Later(rx)
     });
+    let head_timeout = ctx.cfg.intra_stream_timeout.unwrap_or(ctx.cfg.setup_timeout);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(hyper_util::rt::TokioTimer::new())
+        .timer(HeadTimer(Arc::new(Mutex::new(Alarm { sleep: Box::pin(tokio::time::sleep(head_timeout)), waker: None }))))
         .max_headers(ctx.cfg.max_header_lines)
-        .header_read_timeout(ctx.cfg.intra_stream_timeout.unwrap_or(ctx.cfg.setup_timeout))
+        .header_read_timeout(head_timeout)
         .keep_alive(true);
     let served = builder.serve_connection(hyper_util::rt::TokioIo::new(crate::h1_connection::Guard::new(io)), service).with_upgrades();
     tokio::pin!(served);
@@ -593,6 +597,57 @@ where
     }
 }
 
+/// hyper's timer for the time a connection has to send its next request head (lua-http's
+/// intra_stream_timeout, or connection_setup_timeout). hyper asks for a new sleep each time it
+/// starts waiting for a head and drops it when the head is in; a tokio sleep for each would
+/// insert and remove a timer entry per request. Instead a connection keeps one tokio sleep,
+/// its alarm, re-armed only when it goes off before the deadline of the head awaited then.
+/// hyper's deadlines only grow (now + the same timeout), so the alarm is never late.
+struct HeadTimer(Arc<Mutex<Alarm>>);
+
+struct Alarm {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The waker the sleep is registered with: while it is the same, the sleep needs no poll.
+    waker: Option<std::task::Waker>,
+}
+
+struct HeadSleep {
+    due: tokio::time::Instant,
+    alarm: Arc<Mutex<Alarm>>,
+}
+
+impl hyper::rt::Timer for HeadTimer {
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(std::time::Instant::now() + d)
+    }
+
+    fn sleep_until(&self, due: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(HeadSleep { due: due.into(), alarm: self.0.clone() })
+    }
+}
+
+impl hyper::rt::Sleep for HeadSleep {}
+
+impl std::future::Future for HeadSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut alarm = self.alarm.lock().unwrap();
+        let Alarm { sleep, waker } = &mut *alarm;
+        if !sleep.is_elapsed() && waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        while sleep.as_mut().poll(cx).is_ready() {
+            if sleep.deadline() >= self.due {
+                return Poll::Ready(());
+            }
+            sleep.as_mut().reset(self.due);
+        }
+        *waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 /// A response the server gives itself, closing the connection after it.
 fn closing_response(status: http::StatusCode) -> http::Response<OutBody> {
     let mut resp = plain_response(status);
@@ -600,10 +655,24 @@ fn closing_response(status: http::StatusCode) -> http::Response<OutBody> {
     resp
 }
 
-type Answer = Pin<Box<dyn std::future::Future<Output = Result<http::Response<OutBody>, Infallible>> + Send>>;
+/// The service's answer to a request: one the server gives at once, or the handler's when it
+/// writes its headers. An enum, not a boxed future: one allocation less per request.
+enum Answer {
+    Now(Option<http::Response<OutBody>>),
+    Later(oneshot::Receiver<http::Response<OutBody>>),
+}
 
-fn futures_ready(resp: http::Response<OutBody>) -> Answer {
-    Box::pin(std::future::ready(Ok(resp)))
+impl std::future::Future for Answer {
+    type Output = Result<http::Response<OutBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let resp = match &mut *self {
+            Answer::Now(resp) => resp.take(),
+            Answer::Later(rx) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
+        };
+        // No response: the stream was dropped before its headers were written.
+        Poll::Ready(Ok(resp.unwrap_or_else(|| plain_response(http::StatusCode::SERVICE_UNAVAILABLE))))
+    }
 }
 
 async fn serve_h2<IO>(io: IO, peer: Addr, tls: Option<crate::tls::TlsInfo>, ctx: Ctx)
@@ -753,13 +822,15 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "take",
         method(lua, "take", |lua, s: &mut Server, tbl: Table| {
             s.queue.notifier.rearm();
-            let items = std::mem::take(&mut *s.queue.items.lock().unwrap());
+            let mut items = std::mem::take(&mut s.spare);
+            std::mem::swap(&mut items, &mut *s.queue.items.lock().unwrap());
             let n = items.len();
-            for (i, stream) in items.into_iter().enumerate() {
+            for (i, stream) in items.drain(..).enumerate() {
                 let conn = stream.conn.id;
                 tbl.raw_set(2 * i + 1, lua.create_any_userdata(stream)?)?;
                 tbl.raw_set(2 * i + 2, conn)?;
             }
+            s.spare = items;
             Ok((n, s.queue.errors.lock().unwrap().len()))
         })?,
     )?;
