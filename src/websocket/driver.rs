@@ -33,6 +33,11 @@ const INBOX_BYTES: usize = 1 << 20;
 const BUDGET: usize = 64;
 /// Write what tungstenite buffered once it holds this much, even before a flush.
 const WRITE_BUFFER: usize = 64 * 1024;
+/// One read from the socket takes at most this much (into `Adapter::inbuf`).
+const READ_CHUNK: usize = 8 * 1024;
+/// tungstenite zero-fills this much of its buffer before each read it makes: it takes small
+/// pieces of `Adapter::inbuf` (it would otherwise clear the whole read buffer twice per message).
+const TUNGSTENITE_READ: usize = 1024;
 
 /// How the connection ended, as `receive` reports it once the messages before it are taken.
 #[derive(Clone, Debug)]
@@ -135,33 +140,44 @@ pub enum Out {
 struct Adapter {
     io: BoxIo,
     waker: Waker,
+    /// What the socket gave and tungstenite did not take yet: `inbuf[start..end]` (zeroed once,
+    /// then read into as it is).
+    inbuf: Box<[u8]>,
+    start: usize,
+    end: usize,
 }
 
-impl Adapter {
-    fn poll<T>(&mut self, f: impl FnOnce(Pin<&mut BoxIo>, &mut Context<'_>) -> Poll<io::Result<T>>) -> io::Result<T> {
-        let mut cx = Context::from_waker(&self.waker);
-        match f(Pin::new(&mut self.io), &mut cx) {
-            Poll::Ready(r) => r,
-            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-        }
+/// One poll of the stream with the task's waker, as blocking I/O.
+fn poll_io<T>(io: &mut BoxIo, waker: &Waker, f: impl FnOnce(Pin<&mut BoxIo>, &mut Context<'_>) -> Poll<io::Result<T>>) -> io::Result<T> {
+    match f(Pin::new(io), &mut Context::from_waker(waker)) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
     }
 }
 
 impl Read for Adapter {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.poll(|io, cx| {
-            let mut rb = ReadBuf::new(buf);
-            io.poll_read(cx, &mut rb).map_ok(|()| rb.filled().len())
-        })
+        if self.start == self.end {
+            let inbuf = &mut self.inbuf;
+            let got = poll_io(&mut self.io, &self.waker, |io, cx| {
+                let mut rb = ReadBuf::new(inbuf);
+                io.poll_read(cx, &mut rb).map_ok(|()| rb.filled().len())
+            })?;
+            (self.start, self.end) = (0, got);
+        }
+        let n = buf.len().min(self.end - self.start);
+        buf[..n].copy_from_slice(&self.inbuf[self.start..self.start + n]);
+        self.start += n;
+        Ok(n)
     }
 }
 
 impl Write for Adapter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.poll(|io, cx| io.poll_write(cx, buf))
+        poll_io(&mut self.io, &self.waker, |io, cx| io.poll_write(cx, buf))
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.poll(|io, cx| io.poll_flush(cx))
+        poll_io(&mut self.io, &self.waker, |io, cx| io.poll_flush(cx))
     }
 }
 
@@ -226,12 +242,12 @@ fn violation(e: &WsError) -> Option<(u16, Cow<'static, str>)> {
 impl Driver {
     pub fn new(io: BoxIo, client: bool, max_message: Option<usize>, close_timeout: Duration, shared: Arc<Shared>) -> (Driver, mpsc::Sender<Out>) {
         let config = WebSocketConfig::default()
-            .read_buffer_size(8 * 1024) // zero-filled on every read: keep it small
+            .read_buffer_size(TUNGSTENITE_READ)
             .write_buffer_size(WRITE_BUFFER)
             .max_message_size(max_message)
             .max_frame_size(max_message);
         let role = if client { Role::Client } else { Role::Server };
-        let adapter = Adapter { io, waker: Waker::noop().clone() };
+        let adapter = Adapter { io, waker: Waker::noop().clone(), inbuf: vec![0; READ_CHUNK].into(), start: 0, end: 0 };
         let (tx, rx) = mpsc::channel(BUDGET);
         let driver = Driver {
             ws: WebSocket::from_raw_socket(adapter, role, Some(config)),
@@ -508,5 +524,27 @@ mod tests {
         // not a violation: the transport ended (1006), or an I/O error (errno)
         assert_eq!(p(ProtocolError::ResetWithoutClosingHandshake), None);
         assert_eq!(code(WsError::Io(io::ErrorKind::BrokenPipe.into())), None);
+    }
+
+    #[test]
+    fn the_adapter_hands_out_one_socket_read_in_pieces() {
+        let (mut peer, io) = tokio::io::duplex(64);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(Pin::new(&mut peer).poll_write(&mut cx, b"hello world"), Poll::Ready(Ok(11))));
+        let mut a = Adapter { io: Box::new(io), waker: Waker::noop().clone(), inbuf: vec![0; 8].into(), start: 0, end: 0 };
+        let mut got = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            match a.read(&mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                    break;
+                }
+            }
+        }
+        assert_eq!(got, b"hello world");
+        drop(peer);
+        assert_eq!(a.read(&mut buf).unwrap(), 0); // end of stream
     }
 }
