@@ -364,6 +364,19 @@ mod tests {
     }
 
     #[test]
+    fn reused_storage_starts_empty() {
+        for _ in 0..3 {
+            let mut h = Headers::new();
+            assert_eq!(h.len(), 0);
+            h.push(b":status", b"200", None).unwrap();
+            h.push(b"cookie", b"a=b", None).unwrap();
+            assert_eq!(list(&h), vec![(b":status".to_vec(), b"200".to_vec(), false), (b"cookie".to_vec(), b"a=b".to_vec(), true)]);
+        }
+        let h = Headers::new();
+        assert!(h.is_empty() && h.iter().next().is_none());
+    }
+
+    #[test]
     fn compaction_keeps_fields() {
         let mut h = Headers::new();
         let big = vec![b'v'; 300];
