@@ -862,6 +862,17 @@ describe("http.server", function()
 			assert.truthy(ended and ended >= 0.25 and ended < 2, job:out() .. job:err())
 		end)
 
+		it("close ends an open HTTP/2 connection with a GOAWAY", function()
+			if not support.has_python_module("h2") then pending("python3 module h2 not installed (pip install h2)") end
+			local server = support.server(echo_path)
+			local job = support.spawn("python3 " .. root .. "/spec/support/h2_client.py " .. support.port(server) .. " 0")
+			assert.truthy(support.pump_until(server, function() return server:connections() == 1 end, 3))
+			assert.same(true, server:close())
+			support.pump(server, job)
+			assert.truthy(job:out():find("^goaway"), job:out() .. job:err())
+			assert.truthy(support.pump_until(server, function() return server:empty() end, 3))
+		end)
+
 		it("intra_stream_timeout ends an idle HTTP/2 connection whose peer does not answer pings", function()
 			local server = support.server(echo_path, { intra_stream_timeout = 0.3 })
 			-- the client preface and an empty SETTINGS frame, then nothing

@@ -555,30 +555,12 @@ where
         .keep_alive(true);
     let served = builder.serve_connection(hyper_util::rt::TokioIo::new(crate::h1_connection::Guard::new(io)), service).with_upgrades();
     tokio::pin!(served);
-    // Asked to stop: the server closed, or the connection was shut down. The stop future is
-    // polled once to register this task's waker, then only when a watch changed: polling it
-    // on every wake-up of a busy connection cost ~900 instructions per request.
-    let (closed, shutdown) = (ctx.closed.clone(), conn.shutdown.subscribe());
-    let (mut closed_rx, mut shutdown_rx) = (closed.clone(), shutdown.clone());
-    let stop = async move {
-        tokio::select! {
-            _ = closed_rx.changed() => {}
-            _ = shutdown_rx.changed() => {}
-        }
-    };
-    tokio::pin!(stop);
-    let mut armed = false;
+    let mut stop = Stop::new(ctx.closed.clone(), conn.shutdown.subscribe());
     let finished = std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = std::future::Future::poll(served.as_mut(), cx) {
             return Poll::Ready(Some(r));
         }
-        if !armed || closed.has_changed().unwrap_or(true) || shutdown.has_changed().unwrap_or(true) {
-            armed = true;
-            if std::future::Future::poll(stop.as_mut(), cx).is_ready() {
-                return Poll::Ready(None);
-            }
-        }
-        Poll::Pending
+        stop.poll(cx).map(|()| None)
     })
     .await;
     let result = match finished {
@@ -594,6 +576,38 @@ where
         if e.is_parse() || e.is_parse_status() || e.is_timeout() || e.is_parse_too_large() {
             ctx.queue.error(&conn.peer, &e);
         }
+    }
+}
+
+/// A connection's stop signals: the server closed, or the connection was shut down. Polling
+/// both watches on every wake-up of a busy connection cost ~1k instructions per request; after
+/// the first poll (which registers the task's waker) they are only looked at once one changed.
+struct Stop {
+    closed: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    either: Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    armed: bool,
+}
+
+impl Stop {
+    fn new(closed: watch::Receiver<bool>, shutdown: watch::Receiver<bool>) -> Stop {
+        let (mut c, mut s) = (closed.clone(), shutdown.clone());
+        let either = Box::pin(async move {
+            tokio::select! {
+                _ = c.changed() => {}
+                _ = s.changed() => {}
+            }
+        });
+        Stop { closed, shutdown, either, armed: false }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let changed = |w: &watch::Receiver<bool>| w.has_changed().unwrap_or(true);
+        if self.armed && !changed(&self.closed) && !changed(&self.shutdown) {
+            return Poll::Pending;
+        }
+        self.armed = true;
+        self.either.as_mut().poll(cx)
     }
 }
 
@@ -692,8 +706,7 @@ where
         Ok(c) => c,
         Err(_) => return,
     };
-    let mut closed = ctx.closed.clone();
-    let mut shutdown = conn.shutdown.subscribe();
+    let mut stop = Stop::new(ctx.closed.clone(), conn.shutdown.subscribe());
     let idle = ctx.cfg.intra_stream_timeout;
     loop {
         let next = async {
@@ -715,8 +728,7 @@ where
                 }
                 r => r,
             },
-            _ = closed.changed() => { h2.graceful_shutdown(); None }
-            _ = shutdown.changed() => { h2.graceful_shutdown(); None }
+            _ = std::future::poll_fn(|cx| stop.poll(cx)) => { h2.graceful_shutdown(); None }
         };
         match accepted {
             Some(Some(Ok((req, mut respond)))) => {
