@@ -234,17 +234,18 @@ local loaded = package.loaded
 local function receive_any(self, ud, timeout, pump)
 	if timeout == nil and not self._parked and (loaded.cqueues == nil or not cqueues_running()) then
 		local a, b, c = receive(ud, nil, true)
-		if a == nil and b == true then
+		if a == nil and type(b) == "number" then
+			-- parked: b is the id of the notifier that fires when receive can answer
 			self._parked = true
 			repeat
 				if pump then
 					a, b, c = wait_pumping(ud)
 				else
-					a, b, c = wait(ud)
+					a, b, c = wait(ud, b)
 				end
 				-- false: another receiver took what woke us; arm again
 				if a == false then a, b, c = receive(ud, nil, true) end
-			until not (a == nil and b == true)
+			until not (a == nil and type(b) == "number")
 			self._parked = nil
 		end
 		return a, b, c

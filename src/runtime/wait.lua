@@ -40,7 +40,7 @@ local function worker(fn, a, b, c, d)
 end
 
 local function run(co, ...)
-	local ok, a, b = co_resume(co, ...)
+	local ok, a, b, c = co_resume(co, ...)
 	on_suspend()
 	if not ok then
 		local handler, ctx = ours[co], contexts[co]
@@ -62,7 +62,7 @@ local function run(co, ...)
 	elseif co_status(co) == "dead" then
 		ours[co], contexts[co] = nil, nil
 	elseif a == WAIT then
-		local id = b:id()
+		local id = c or b:id()
 		waiting[id], tokens[id] = co, b
 	else
 		ready[#ready + 1] = co
@@ -141,10 +141,11 @@ local function loop(timeout)
 end
 
 -- Wait for `token` the way the caller allows (see DESIGN.md) and return its results.
-local function wait(token)
+-- `id`: token:id() when the caller knows it already (saves a call into Rust).
+local function wait(token, id)
 	local co, ismain = co_running()
 	if co and not ismain then
-		if ours[co] then return co_yield(WAIT, token) end
+		if ours[co] then return co_yield(WAIT, token, id) end
 		local cqueues = cqueues_running()
 		if cqueues then
 			while not token:done() do cqueues.poll(token) end

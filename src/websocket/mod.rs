@@ -148,8 +148,9 @@ impl Ws {
         Ok(Ok(Ws { shared, out: Some(tx), client }))
     }
 
-    /// The next message or the end; if there is none yet: with `park`, `nil, true` after
-    /// arming the notifier (the caller waits on this object, see `open`), else `nil, token`.
+    /// The next message or the end; if there is none yet: with `park`, `nil, id` after arming
+    /// the notifier whose id that is (the caller waits on this object, see `open`), else
+    /// `nil, token`.
     fn receive(&mut self, lua: &Lua, timeout: Option<f64>, park: bool) -> mlua::Result<Ret> {
         if park {
             let got = {
@@ -163,7 +164,7 @@ impl Ws {
             };
             return match got {
                 Some(got) => got.push(lua),
-                None => Ok((Value::Nil, Value::Boolean(true), Value::Nil)),
+                None => Ok((Value::Nil, Value::Integer(self.shared.notifier.id() as i64), Value::Nil)),
             };
         }
         if let Some(got) = take(&self.shared) {
