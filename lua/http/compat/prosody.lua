@@ -1,18 +1,12 @@
 -- http.compat.prosody: prosody's net.http request(url, ex, callback) over http.request. The
 -- request runs in a new coroutine of the cqueues controller the caller runs in.
 local http_request = require "http.request"
+local fields = require "http.compat.fields"
 
 local function response_of(headers, body, version)
-	local t = {}
-	for name, value in headers:each() do
-		if name:sub(1, 1) ~= ":" then
-			local old = t[name]
-			t[name] = old and old .. ", " .. value or value
-		end
-	end
 	return {
 		code = tonumber(headers:get(":status")),
-		headers = t,
+		headers = fields(headers),
 		body = body,
 		httpversion = version == 2 and "2" or version == 1.0 and "1.0" or "1.1",
 	}

@@ -2,6 +2,7 @@
 -- http.request. ltn12 is not needed: sinks, sources and steps are plain functions.
 local http_request = require "http.request"
 local reason_phrases = require "http.h1_reason_phrases"
+local fields = require "http.compat.fields"
 
 local M = {
 	TIMEOUT = 60,
@@ -22,18 +23,6 @@ local function default_step(source, sink)
 	local ret, sink_err = sink(chunk, src_err)
 	if chunk and ret then return 1 end
 	return nil, src_err or sink_err
-end
-
--- The response headers as luasocket gives them: lower-case names, repeated fields joined.
-local function headers_table(headers)
-	local t = {}
-	for name, value in headers:each() do
-		if name:sub(1, 1) ~= ":" then
-			local old = t[name]
-			t[name] = old and old .. ", " .. value or value
-		end
-	end
-	return t
 end
 
 -- Build and run the request; returns the response headers, stream and luasocket's
@@ -68,7 +57,7 @@ local function perform(url, method, headers, body, proxy, redirect)
 	local version = stream.connection and stream.connection.version or 1.1
 	local status = string.format("HTTP/%s %d %s", version == 2 and "2" or version == 1.0 and "1.0" or "1.1",
 		code, reason_phrases[resp:get(":status")] or "")
-	return stream, code, headers_table(resp), status
+	return stream, code, fields(resp), status
 end
 
 local function request_string(url, body)
