@@ -753,6 +753,7 @@ describe("http.cookie", function()
 				errors_with("bad argument #8 to 'store' (string expected, got nil)", s.store, s, "h.com", "/", true, true, nil, "a")
 			end)
 			it("need a numeric time", function()
+				assert.truthy(s:store("h.com", "/", true, true, nil, "a", "b", {}))
 				s.time = function() return "soon" end
 				errors_with("store.time() returned string", s.lookup, s, "h.com", "/")
 			end)

@@ -72,15 +72,24 @@ end
 
 -- One wrapper per pooled connection, while its streams live.
 local pooled_conns = setmetatable({}, { __mode = "v" })
+-- options table -> its parsed form (pooled's callers never change a table they passed). TLS
+-- options are parsed on every call: their context may have changed since.
+local parsed = setmetatable({}, { __mode = "k" })
 
 local function pooled(options, timeout)
 	check_options(options, "pooled")
-	local ud, cud, errno = await(C.pooled(options, timeout))
-	if not ud then return nil, cud, errno end
-	local id = cud:id()
-	local conn = pooled_conns[id]
-	if not conn then
-		conn = wrap(cud)
+	local opts = parsed[options]
+	if not opts then
+		opts = options
+		if not options.tls then
+			opts = C.pool_options(options)
+			parsed[options] = opts
+		end
+	end
+	local ud, id, conn = await(C.pooled(opts, timeout, pooled_conns))
+	if not ud then return nil, id, conn end
+	if type(conn) ~= "table" then
+		conn = wrap(conn)
 		pooled_conns[id] = conn
 	end
 	local stream = stream_common.wrap(ud, conn, false)

@@ -18,6 +18,9 @@ local ACCEPT_ENCODING = "gzip, deflate"
 local USER_AGENT = http_version.name .. "/" .. http_version.version
 local SAFE_METHODS = { GET = true, HEAD = true, OPTIONS = true, TRACE = true }
 
+-- (the default proxies:choose without any proxy variable set is not called: it says nil)
+local default_choose = require "http.proxies".methods.choose
+
 local methods = {
 	follow_redirects = true,
 	expect_100_timeout = 1,
@@ -290,18 +293,27 @@ local function write_body(stream, body, deadline)
 	end
 end
 
--- Connection options for http.client, kept per request object while its fields stay the same
--- (no table built per request).
+-- Connection options for http.client, kept per request object while its fields stay the same,
+-- and shared with the next request object that asks for the same ones (http.client parses a
+-- table once; no table built per request).
 local options_of = setmetatable({}, { __mode = "k" })
+local last_options
+
+local function same_options(o, req, host, port, tls, version)
+	return o and o.host == host and o.port == port and o.tls == tls and o.version == version
+		and o.ctx == req.ctx and o.sendname == req.sendname and o.bind == req.bind
+		and o.h2_settings == req.h2_settings
+end
+
 local function options(req, host, port, tls, version)
 	local o = options_of[req]
-	if o and o.host == host and o.port == port and o.tls == tls and o.version == version
-		and o.ctx == req.ctx and o.sendname == req.sendname and o.bind == req.bind
-		and o.h2_settings == req.h2_settings then
-		return o
+	if same_options(o, req, host, port, tls, version) then return o end
+	o = last_options
+	if not same_options(o, req, host, port, tls, version) then
+		o = { host = host, port = port, tls = tls, version = version, ctx = req.ctx, sendname = req.sendname,
+			bind = req.bind, h2_settings = req.h2_settings }
+		last_options = o
 	end
-	o = { host = host, port = port, tls = tls, version = version, ctx = req.ctx, sendname = req.sendname,
-		bind = req.bind, h2_settings = req.h2_settings }
 	options_of[req] = o
 	return o
 end
@@ -345,9 +357,10 @@ end
 -- A stream for the request `h` (which may be changed: absolute-form path for a proxy) for
 -- `path` (origin-form).
 local function open_stream(req, h, path, host, port, tls, deadline)
-	local proxy = req.proxy
-	if proxy == nil and req.proxies then
-		proxy = req.proxies:choose(tls and "https" or "http", host)
+	local proxy, proxies = req.proxy, req.proxies
+	if proxy == nil and proxies and not (proxies.choose == default_choose and proxies.http_proxy == nil
+		and proxies.https_proxy == nil and proxies.all_proxy == nil) then
+		proxy = proxies:choose(tls and "https" or "http", host)
 	end
 	if not proxy then
 		return client.pooled(options(req, host, port, tls, req.version), left(deadline))

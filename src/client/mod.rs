@@ -106,10 +106,28 @@ fn new_stream(lua: &Lua, shared: Arc<Shared>, retry: Option<Retry>) -> mlua::Res
     Ok(Value::UserData(lua.create_any_userdata(Stream::client(conn, Head::Client(ClientHead { shared, retry })))?))
 }
 
-/// A stream on a pooled connection, and that connection.
-fn push_pooled(lua: &Lua, shared: Arc<Shared>, retry: Retry) -> mlua::Result<MultiValue> {
+/// A stream on a pooled connection, that connection's id, and the Lua side's wrapper for it
+/// when `known` (id -> wrapper) has one, else the connection's object.
+fn push_pooled(lua: &Lua, shared: Arc<Shared>, retry: Retry, known: Option<&Table>) -> mlua::Result<MultiValue> {
     let stream = new_stream(lua, shared.clone(), Some(retry))?;
-    Ok(MultiValue::from_vec(vec![stream, Value::UserData(lua.create_any_userdata(Connection(shared))?)]))
+    let id = shared.conn.id;
+    let conn = match known.map(|t| t.raw_get::<Value>(id)).transpose()? {
+        Some(wrapper @ Value::Table(_)) => wrapper,
+        _ => Value::UserData(lua.create_any_userdata(Connection(shared))?),
+    };
+    Ok(MultiValue::from_vec(vec![stream, Value::Integer(id as i64), conn]))
+}
+
+/// Options parsed once for `pooled` (see `pool_options`).
+struct PoolOptions(Arc<connect::Options>);
+
+/// `pooled`'s options: a table, or what `pool_options` made of one.
+fn pool_options_arg(lua: &Lua, v: &Value) -> mlua::Result<Arc<connect::Options>> {
+    match v {
+        Value::Table(t) => Ok(Arc::new(connect::options(lua, t, false)?)),
+        Value::UserData(ud) => Ok(ud.borrow::<PoolOptions>()?.0.clone()),
+        _ => runtime::error("http.client.pooled: options table expected"),
+    }
 }
 
 fn connected(result: Result<Arc<Shared>, crate::stream_common::Failure>) -> Outcome {
@@ -145,11 +163,11 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set(
         "pooled",
-        function(lua, "pooled", |lua, (opts, timeout): (Table, Option<f64>)| {
-            let o = Arc::new(connect::options(lua, &opts, false)?);
+        function(lua, "pooled", |lua, (opts, timeout, known): (Value, Option<f64>, Option<Table>)| {
+            let o = pool_options_arg(lua, &opts)?;
             let pool = pool(lua);
             if let Some(shared) = pool.take(&o.key) {
-                return push_pooled(lua, shared, Retry { pool, options: o, reused: true });
+                return push_pooled(lua, shared, Retry { pool, options: o, reused: true }, known.as_ref());
             }
             runtime::start(lua, runtime::timeout_arg(timeout), async move {
                 match connect::connect(&o).await {
@@ -157,7 +175,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                         shared.claim();
                         pool.insert(&o.key, shared.clone());
                         let outcome: Outcome =
-                            Box::new(move |lua: &Lua| push_pooled(lua, shared, Retry { pool, options: o, reused: false }));
+                            Box::new(move |lua: &Lua| push_pooled(lua, shared, Retry { pool, options: o, reused: false }, None));
                         outcome
                     }
                     Err(f) => runtime::fail_msg(f.msg, f.errno),
@@ -165,6 +183,15 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             })
         })?,
     )?;
+    // pool_options(options): the options table parsed once, for many `pooled` calls (the
+    // table's later changes are not seen).
+    t.set(
+        "pool_options",
+        function(lua, "pool_options", |lua, opts: Table| {
+            lua.create_any_userdata(PoolOptions(Arc::new(connect::options(lua, &opts, false)?)))
+        })?,
+    )?;
+    runtime::register_type::<PoolOptions>(lua, &lua.create_table()?, |_| {})?;
     let m = lua.create_table()?;
     m.set("new_stream", method(lua, "new_stream", |lua, c: &mut Connection, ()| new_stream(lua, c.0.clone(), None))?)?;
     m.set(

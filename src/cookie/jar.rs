@@ -332,6 +332,10 @@ impl Jar {
         self.drop_empty(domain);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     fn clean_if_due(&mut self, now: f64) {
         if self.due < now {
             self.clean(now);

@@ -282,6 +282,10 @@ impl Store {
         max_length: Option<f64>,
     ) -> mlua::Result<Vec<u8>> {
         req.same_site = self.same_site(req.host, site)?;
+        if self.jar()?.is_empty() {
+            // (most stores of most requests: no call to store.time)
+            return Ok(Vec::new());
+        }
         req.max_length = match max_length {
             Some(n) => n,
             None => self.field("max_cookie_length")?,

@@ -151,7 +151,14 @@ impl Notifier {
     }
 }
 
-fn open_token_type(lua: &Lua) -> mlua::Result<()> {
+/// Seconds since the first call, on a monotonic clock.
+unsafe extern "C-unwind" fn monotime(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    mlua::ffi::lua_pushnumber(l, EPOCH.get_or_init(std::time::Instant::now).elapsed().as_secs_f64());
+    1
+}
+
+fn open_token_type(lua: &Lua, core: &Table) -> mlua::Result<()> {
     let m = lua.create_table()?;
     m.set("id", method(lua, "id", |_, t: &mut Token, ()| Ok(t.id()))?)?;
     m.set("done", method(lua, "done", |_, t: &mut Token, ()| Ok(t.done()))?)?;
@@ -162,9 +169,9 @@ fn open_token_type(lua: &Lua) -> mlua::Result<()> {
             t.pollfd().map_err(|e| mlua::Error::RuntimeError(e.to_string()))
         })?,
     )?;
-    m.set("events", method(lua, "events", |_, _: &mut Token, ()| Ok("r"))?)?;
-    m.set("timeout", method(lua, "timeout", |_, _: &mut Token, ()| Ok(Value::Nil))?)?;
-    register_type::<Token>(lua, &m, |_| {})
+    // events and timeout (constants) are added by wait.lua, in Lua
+    register_type::<Token>(lua, &m, |_| {})?;
+    core.set("token_methods", m)
 }
 
 /// Install the bridge in this Lua state and return its table (merged into `http.core`).
@@ -180,7 +187,7 @@ pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
             batch: std::cell::RefCell::new(Vec::new()),
         });
     }
-    open_token_type(lua)?;
+    open_token_type(lua, core)?;
 
     // drain(tbl, timeout): sleep until some operation finished (or timeout), then put the
     // finished token ids into tbl[1..n] and return n.
@@ -200,13 +207,8 @@ pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
             Ok(batch.len())
         })?,
     )?;
-    core.set(
-        "monotime",
-        function(lua, "monotime", |_, ()| {
-            static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-            Ok(EPOCH.get_or_init(std::time::Instant::now).elapsed().as_secs_f64())
-        })?,
-    )?;
+    // (a plain C function: http.request reads the clock several times per request)
+    core.set("monotime", unsafe { lua.create_c_function(monotime)? })?;
     core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.efd.raw()))?)?;
     core.set("pending", function(lua, "pending", |lua, ()| Ok(!bridge(lua).completions.is_empty()))?)?;
     // timer(seconds, timeout): the simplest operation: true after `seconds`.

@@ -148,7 +148,8 @@ local function wait(token, id)
 		if ours[co] then return co_yield(WAIT, token, id) end
 		local cqueues = cqueues_running()
 		if cqueues then
-			while not token:done() do cqueues.poll(token) end
+			-- (polling a token that is already done returns at once)
+			repeat cqueues.poll(token) until token:done()
 			return token:result()
 		end
 	end
@@ -208,3 +209,6 @@ core.wait, core.await, core.step, core.loop, core.spawn, core.empty = wait, awai
 core.pump, core.cqueues_running = pump, cqueues_running
 core.wait_pumping, core.for_can_yield = wait_pumping, for_can_yield
 core.sleep = function(seconds) return await(core.timer(seconds)) end
+-- A token is pollable (cqueues and other loops): its pollfd is readable once it is done.
+core.token_methods.events = function() return "r" end
+core.token_methods.timeout = function() return nil end
