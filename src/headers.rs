@@ -21,12 +21,14 @@ mod list;
 #[allow(unused_imports)] // default_never_index: for the server, client and hpack modules
 pub use list::{default_never_index, Headers, MultiValued, TooLarge};
 
+use crate::runtime::raw::{self, push_bytes, raise, Raw};
 use mlua::ffi::{self, lua_State};
 use mlua::{AnyUserData, Function, Lua, Table, Value};
 use std::os::raw::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The userdata block of a headers object.
+#[derive(Default)]
 struct Slot {
     headers: Headers,
     /// Set while Rust code holds the list through `with_headers`; Lua methods then refuse.
@@ -39,38 +41,14 @@ const MT_KEY: &std::ffi::CStr = c"http.core.headers";
 /// Wrap `h` in a new Lua headers object.
 #[allow(dead_code)] // for the server, client and hpack modules
 pub fn into_lua(lua: &Lua, h: Headers) -> mlua::Result<AnyUserData> {
-    // Raw stack work without mlua's protected calls (costly on LuaJIT): these pushes can fail
-    // only when Lua runs out of memory.
-    lua.exec_raw_lua(|raw| unsafe {
-        let l = raw.state();
-        if ffi::lua_checkstack(l, 3) == 0 {
-            return Err(mlua::Error::StackError);
-        }
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
-        push_slot(l, -1, h);
-        ffi::lua_replace(l, -2);
-        match raw.pop_value() {
-            Value::UserData(ud) => Ok(ud),
-            _ => unreachable!("a headers object was pushed"),
-        }
-    })
+    raw::into_lua(lua, MT_KEY, Slot { headers: h, busy: false })
 }
 
 /// Run `f` on the list inside `v`, which must be a headers object. Lua methods called on the
 /// same object while `f` runs fail with an error instead of seeing it half-changed.
 #[allow(dead_code)] // for the server, client and hpack modules
 pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) -> mlua::Result<R> {
-    let p = lua.exec_raw_lua(|raw| unsafe {
-        let l = raw.state();
-        if ffi::lua_checkstack(l, 3) == 0 {
-            return Err(mlua::Error::StackError);
-        }
-        raw.push_value(v)?;
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, MT_KEY.as_ptr());
-        let p = if is_headers(l, -2, -1) { Some(ffi::lua_touserdata(l, -2)) } else { None };
-        ffi::lua_pop(l, 2);
-        Ok(p)
-    })?;
+    let p = raw::block::<Slot>(lua, MT_KEY, v)?;
     let Some(p) = p else {
         return Err(mlua::Error::RuntimeError(format!(
             "http.headers expected, got {}",
@@ -78,7 +56,7 @@ pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) 
         )));
     };
     // `v` keeps the object alive while we use it.
-    let slot = unsafe { &mut *(p as *mut Slot) };
+    let slot = unsafe { &mut *p };
     if slot.busy {
         return Err(mlua::Error::RuntimeError("http.headers object in use".into()));
     }
@@ -95,16 +73,6 @@ pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) 
 
 // ---- helpers on the raw Lua stack ----
 
-type Raw = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
-
-/// Raise `msg` with the caller's position (like `error(msg, 2)`).
-unsafe fn raise(l: *mut lua_State, msg: &'static str) -> ! {
-    ffi::luaL_where(l, 1);
-    push_bytes(l, msg.as_bytes());
-    ffi::lua_concat(l, 2);
-    ffi::lua_error(l)
-}
-
 /// Run pure Rust code; a panic becomes a Lua error once its payload is gone.
 unsafe fn guard<R>(l: *mut lua_State, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -114,14 +82,6 @@ unsafe fn guard<R>(l: *mut lua_State, f: impl FnOnce() -> R) -> R {
             raise(l, "internal error (panic) in http.headers")
         }
     }
-}
-
-#[inline]
-unsafe fn push_bytes(l: *mut lua_State, b: &[u8]) {
-    #[cfg(any(feature = "lua51", feature = "luajit", feature = "lua52"))]
-    ffi::lua_pushlstring_(l, b.as_ptr() as *const c_char, b.len());
-    #[cfg(not(any(feature = "lua51", feature = "luajit", feature = "lua52")))]
-    ffi::lua_pushlstring(l, b.as_ptr() as *const c_char, b.len());
 }
 
 /// Push bytes stored in a headers list, fetched by `get` (None: the field is gone; returns
@@ -202,15 +162,9 @@ unsafe fn opt_index(l: *mut lua_State, idx: c_int) -> Option<usize> {
     (n >= 1.0 && n.fract() == 0.0 && n < 4e9).then(|| n as usize - 1)
 }
 
-/// Is the value at `idx` a headers object (by its metatable, at `mt`, and block size)?
+/// Is the value at `idx` a headers object (by its metatable, at `mt`)?
 unsafe fn is_headers(l: *mut lua_State, idx: c_int, mt: c_int) -> bool {
-    let (idx, mt) = (ffi::lua_absindex(l, idx), ffi::lua_absindex(l, mt));
-    if ffi::lua_type(l, idx) != ffi::LUA_TUSERDATA || ffi::lua_getmetatable(l, idx) == 0 {
-        return false;
-    }
-    let ok = ffi::lua_rawequal(l, -1, mt) != 0 && ffi::lua_rawlen(l, idx) == std::mem::size_of::<Slot>();
-    ffi::lua_pop(l, 1);
-    ok
+    raw::is::<Slot>(l, idx, mt)
 }
 
 /// `self` of a method: argument 1, checked against the metatable in upvalue 1.
@@ -237,20 +191,7 @@ unsafe fn list<'a>(l: *mut lua_State, p: *mut Slot) -> &'a mut Headers {
 
 /// Push a new headers object holding `h`, with the metatable at `mt`.
 unsafe fn push_slot(l: *mut lua_State, mt: c_int, h: Headers) {
-    let mt = ffi::lua_absindex(l, mt);
-    #[cfg(feature = "lua54")]
-    let block = ffi::lua_newuserdatauv(l, std::mem::size_of::<Slot>(), 0);
-    #[cfg(not(feature = "lua54"))]
-    let block = ffi::lua_newuserdata(l, std::mem::size_of::<Slot>());
-    std::ptr::write(
-        block as *mut Slot,
-        Slot {
-            headers: h,
-            busy: false,
-        },
-    );
-    ffi::lua_pushvalue(l, mt);
-    ffi::lua_setmetatable(l, -2);
+    raw::push(l, mt, Slot { headers: h, busy: false });
 }
 
 /// Push field `i` (0-based) as name, value, never_index; nil when there is none.
@@ -298,16 +239,6 @@ unsafe extern "C-unwind" fn tostring(l: *mut lua_State) -> c_int {
     1
 }
 
-unsafe extern "C-unwind" fn gc(l: *mut lua_State) -> c_int {
-    // A table given our metatable ends up here too; it has nothing to free.
-    if !is_headers(l, 1, ffi::lua_upvalueindex(1)) {
-        return 0;
-    }
-    let p = ffi::lua_touserdata(l, 1) as *mut Slot;
-    // Leave an empty list behind: a finalizer may still reach the object.
-    drop(std::mem::take(&mut (*p).headers));
-    0
-}
 
 unsafe extern "C-unwind" fn append(l: *mut lua_State) -> c_int {
     let p = this(l);
@@ -477,7 +408,7 @@ unsafe extern "C-unwind" fn sort(l: *mut lua_State) -> c_int {
 
 /// A C function with the metatable as its upvalue.
 fn closure(lua: &Lua, mt: &Table, f: Raw) -> mlua::Result<Function> {
-    unsafe { lua.exec_raw(mt, |l| ffi::lua_pushcclosure(l, f, 1)) }
+    raw::closure(lua, mt, f, None)
 }
 
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
@@ -509,8 +440,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     mt.set("__len", methods.get::<Function>("len")?)?;
     mt.set("__pairs", methods.get::<Function>("each")?)?;
     mt.set("__tostring", closure(lua, &mt, tostring)?)?;
-    mt.set("__gc", closure(lua, &mt, gc)?)?;
-    lua.set_named_registry_value(MT_KEY.to_str().unwrap_or_default(), &mt)?;
+    mt.set("__gc", closure(lua, &mt, raw::gc::<Slot>)?)?;
+    raw::register(lua, MT_KEY, &mt)?;
     module.set("methods", methods)?;
     module.set("mt", mt)?;
     Ok(module)

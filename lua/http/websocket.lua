@@ -225,6 +225,7 @@ local for_can_yield, wait_pumping = core.for_can_yield, core.wait_pumping
 
 -- Rust gives a message's opcode as 1 or 2.
 local OPCODE_NAMES = { "text", "binary" }
+local OPCODES = { text = 1, binary = 2 }
 local loaded = package.loaded
 
 -- An untimed receive parks when nothing is there: Rust arms the websocket's notifier and the
@@ -287,7 +288,7 @@ function methods:send(data, opcode, timeout)
 	if type(data) ~= "string" then error("send: data must be a string", 2) end
 	local ud = self._ud
 	if ud == nil then return not_connected("send_frame") end
-	local ok, err, errno = send(ud, data, opcode, timeout)
+	local ok, err, errno = send(ud, data, OPCODES[opcode] or opcode, timeout)
 	if ok then return ok end
 	return await(ok, err, errno)
 end

@@ -4,6 +4,7 @@
 
 mod errors;
 mod eventfd;
+pub mod raw;
 mod token;
 
 pub use errors::{error, function, method, method_ud, quiet_panics, raise, register_type};

@@ -51,7 +51,10 @@ local function run(co, ...)
 		end
 		return a
 	end
-	if a == IDLE then
+	if a == WAIT then
+		local id = c or b:id()
+		waiting[id], tokens[id] = co, b
+	elseif a == IDLE then
 		-- A job finished: keep the coroutine for the next one (creating one per request is a
 		-- large part of a small request's cost).
 		ours[co], contexts[co] = nil, nil
@@ -61,9 +64,6 @@ local function run(co, ...)
 		end
 	elseif co_status(co) == "dead" then
 		ours[co], contexts[co] = nil, nil
-	elseif a == WAIT then
-		local id = c or b:id()
-		waiting[id], tokens[id] = co, b
 	else
 		ready[#ready + 1] = co
 	end

@@ -6,11 +6,15 @@
 
 mod driver;
 
+use crate::runtime::raw::{self, push_bytes};
 use crate::runtime::{self, fail_msg, ok, Outcome};
 use crate::socket::Socket;
 use bytes::Bytes;
 use driver::{Driver, End, Out, Shared};
+use mlua::ffi::{self, lua_State};
 use mlua::{IntoLuaMulti, Lua, MultiValue, Table, Value};
+use std::cell::RefCell;
+use std::os::raw::c_int;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +29,29 @@ const SEND_QUEUE_BYTES: usize = 1 << 20;
 pub struct Ws {
     shared: Arc<Shared>,
     /// None once `close` was called.
-    out: Option<mpsc::Sender<Out>>,
+    out: RefCell<Option<mpsc::Sender<Out>>>,
     client: bool,
+}
+
+/// A websocket's userdata block (runtime::raw): the hot functions (`receive`, `send` and the
+/// `result` a parked receive is woken with) are plain C functions with the mlua versions as
+/// their slow paths. Every method takes `&Ws`, so a finalizer that reaches the same object
+/// while one runs aliases nothing mutably. None once collected.
+type Block = Option<Ws>;
+
+/// The metatable of websocket objects, in the registry under this key.
+const MT_KEY: &std::ffi::CStr = c"http.core.websocket";
+
+/// Run `f` on the websocket `v`.
+fn with_ws<R>(lua: &Lua, v: &Value, f: impl FnOnce(&Ws) -> mlua::Result<R>) -> mlua::Result<R> {
+    match raw::block::<Block>(lua, MT_KEY, v)? {
+        // `v` keeps the object alive while `f` runs.
+        Some(p) => match unsafe { (*p).as_ref() } {
+            Some(ws) => f(ws),
+            None => runtime::error("websocket already collected"),
+        },
+        None => runtime::error(format!("websocket expected, got {}", v.type_name())),
+    }
 }
 
 /// What the hot functions return: three values, pushed straight onto the Lua stack (a
@@ -145,24 +170,15 @@ impl Ws {
         let timeout = runtime::timeout_arg(Some(close_timeout)).unwrap_or(Duration::MAX);
         let (driver, tx) = Driver::new(io, client, max_message, timeout, shared.clone());
         runtime::handle(lua)?.spawn(driver);
-        Ok(Ok(Ws { shared, out: Some(tx), client }))
+        Ok(Ok(Ws { shared, out: RefCell::new(Some(tx)), client }))
     }
 
     /// The next message or the end; if there is none yet: with `park`, `nil, id` after arming
     /// the notifier whose id that is (the caller waits on this object, see `open`), else
     /// `nil, token`.
-    fn receive(&mut self, lua: &Lua, timeout: Option<f64>, park: bool) -> mlua::Result<Ret> {
+    fn receive(&self, lua: &Lua, timeout: Option<f64>, park: bool) -> mlua::Result<Ret> {
         if park {
-            let got = {
-                let mut inbox = self.shared.inbox.lock().unwrap();
-                let got = take_locked(&mut inbox);
-                if got.is_none() {
-                    self.shared.notifier.rearm();
-                    inbox.want = true;
-                }
-                got
-            };
-            return match got {
+            return match self.take_or_park() {
                 Some(got) => got.push(lua),
                 None => Ok((Value::Nil, Value::Integer(self.shared.notifier.id() as i64), Value::Nil)),
             };
@@ -179,11 +195,77 @@ impl Ws {
         .map(pending)
     }
 
+    /// The next message or the end; None after arming the notifier (receive's `park`).
+    fn take_or_park(&self) -> Option<Got> {
+        let mut inbox = self.shared.inbox.lock().unwrap();
+        let got = take_locked(&mut inbox);
+        if got.is_none() {
+            self.park(&mut inbox);
+        }
+        got
+    }
+
+    /// Arm the notifier: it fires at the inbox's next change.
+    fn park(&self, inbox: &mut driver::Inbox) {
+        self.shared.notifier.rearm();
+        inbox.want = true;
+    }
+
+    /// The next message; Ok(None) after arming the notifier; Err if the end is what comes next
+    /// (left in place).
+    fn message_or_park(&self) -> Result<Option<(Bytes, bool)>, ()> {
+        let mut inbox = self.shared.inbox.lock().unwrap();
+        if inbox.reported {
+            return Err(());
+        }
+        if let Some(m) = inbox.pop() {
+            return Ok(Some(m));
+        }
+        if inbox.end.is_some() {
+            return Err(());
+        }
+        self.park(&mut inbox);
+        Ok(None)
+    }
+
+    /// The send queue, unless the websocket is closing.
+    fn sender(&self) -> Option<mpsc::Sender<Out>> {
+        match &*self.out.borrow() {
+            Some(tx) if !self.shared.closing.load(Ordering::Acquire) => Some(tx.clone()),
+            _ => None,
+        }
+    }
+
+    /// Queue a data frame of `len` bytes built by `frame` if that needs no waiting; false
+    /// (and nothing built) otherwise.
+    fn send_now(&self, len: usize, frame: impl FnOnce() -> Frame) -> bool {
+        let out = self.out.borrow();
+        let Some(tx) = out.as_ref().filter(|_| !self.shared.closing.load(Ordering::Acquire)) else {
+            return false;
+        };
+        // (the Lua thread is the only sender: with capacity left, try_send cannot be refused
+        // for being full)
+        if self.shared.queued.load(Ordering::Acquire) + len > SEND_QUEUE_BYTES || tx.capacity() == 0 {
+            return false;
+        }
+        let mut f = frame();
+        if self.client {
+            f.header_mut().mask = None; // tungstenite masks every client frame itself
+        }
+        let n = f.len();
+        self.shared.queued.fetch_add(n, Ordering::AcqRel);
+        if tx.try_send(Out::Frame(f, None)).is_err() {
+            // closed, or a waiting send (another coroutine's) took the room first
+            self.shared.queued.fetch_sub(n, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
     /// Queue one frame; waits only when the queue is full or holds too many bytes.
-    fn send(&mut self, lua: &Lua, mut frame: Frame, timeout: Option<f64>) -> mlua::Result<Ret> {
-        let tx = match &self.out {
-            Some(tx) if !self.shared.closing.load(Ordering::Acquire) => tx,
-            _ => return os_fail(lua, "send_frame", libc::EPIPE),
+    fn send(&self, lua: &Lua, mut frame: Frame, timeout: Option<f64>) -> mlua::Result<Ret> {
+        let Some(tx) = self.sender() else {
+            return os_fail(lua, "send_frame", libc::EPIPE);
         };
         if self.client {
             frame.header_mut().mask = None; // tungstenite masks every client frame itself
@@ -204,7 +286,6 @@ impl Ws {
             },
             Some(_) => out,
         };
-        let tx = tx.clone();
         runtime::start(lua, runtime::timeout_arg(timeout), async move {
             let sent = tx.send(out).await.is_ok();
             let done = match written {
@@ -221,9 +302,9 @@ impl Ws {
     }
 
     /// Start the closing handshake and wait for the connection to end.
-    fn close(&mut self, lua: &Lua, code: u16, reason: &str, close_timeout: f64, timeout: Option<f64>) -> mlua::Result<MultiValue> {
+    fn close(&self, lua: &Lua, code: u16, reason: &str, close_timeout: f64, timeout: Option<f64>) -> mlua::Result<MultiValue> {
         let shared = self.shared.clone();
-        let tx = self.out.take();
+        let tx = self.out.borrow_mut().take();
         {
             let mut inbox = shared.inbox.lock().unwrap();
             inbox.discard();
@@ -253,7 +334,7 @@ impl Ws {
         let inbox = self.shared.inbox.lock().unwrap();
         if inbox.finished || inbox.reported {
             3
-        } else if self.out.is_none() || self.shared.closing.load(Ordering::Acquire) {
+        } else if self.out.borrow().is_none() || self.shared.closing.load(Ordering::Acquire) {
             2
         } else {
             1
@@ -297,8 +378,103 @@ fn flag(frame: &Table, name: &str) -> mlua::Result<bool> {
     Ok(!matches!(frame.get::<Value>(name)?, Value::Nil | Value::Boolean(false)))
 }
 
+// ---- the hot functions, as plain C functions (see `Block`) ----
+
+/// The websocket of argument 1, checked against the metatable in upvalue 1; None if it is not
+/// one (or was collected): the slow path then reports that.
+unsafe fn this<'a>(l: *mut lua_State) -> Option<&'a Ws> {
+    if !raw::is::<Block>(l, 1, ffi::lua_upvalueindex(1)) {
+        return None;
+    }
+    (*(ffi::lua_touserdata(l, 1) as *const Block)).as_ref()
+}
+
+/// Push a message as `data, 1` (text) or `data, 2` (binary). The Bytes are freed before Lua
+/// can raise (out of memory) only if pushing succeeds; a failed push leaks them.
+unsafe fn push_message(l: *mut lua_State, data: Bytes, binary: bool) -> c_int {
+    push_bytes(l, &data);
+    drop(data);
+    ffi::lua_pushinteger(l, 1 + binary as ffi::lua_Integer);
+    2
+}
+
+/// receive(ws, timeout, park): with `park` and no timeout, a message that arrived or
+/// `nil, notifier id` (parked); anything else through the slow path.
+unsafe extern "C-unwind" fn receive_raw(l: *mut lua_State) -> c_int {
+    if ffi::lua_isnoneornil(l, 2) != 0 && ffi::lua_toboolean(l, 3) != 0 {
+        if let Some(ws) = this(l) {
+            match ws.message_or_park() {
+                Ok(Some((data, binary))) => return push_message(l, data, binary),
+                Ok(None) => {
+                    ffi::lua_pushnil(l);
+                    ffi::lua_pushinteger(l, ws.shared.notifier.id() as ffi::lua_Integer);
+                    return 2;
+                }
+                Err(()) => {}
+            }
+        }
+    }
+    raw::slow_path(l)
+}
+
+/// result(ws): what a parked receive was woken for: a message, false if another receiver
+/// took it; the end through the slow path.
+unsafe extern "C-unwind" fn result_raw(l: *mut lua_State) -> c_int {
+    if let Some(ws) = this(l) {
+        let got = {
+            let mut inbox = ws.shared.inbox.lock().unwrap();
+            if inbox.reported || inbox.msgs.is_empty() && inbox.end.is_some() {
+                None
+            } else {
+                Some(inbox.pop())
+            }
+        };
+        match got {
+            Some(Some((data, binary))) => return push_message(l, data, binary),
+            Some(None) => {
+                ffi::lua_pushboolean(l, 0);
+                return 1;
+            }
+            None => {}
+        }
+    }
+    raw::slow_path(l)
+}
+
+/// send(ws, data, opcode, timeout): true at once when the frame fits the send queue;
+/// anything else (waiting, errors, bad arguments) through the slow path.
+unsafe extern "C-unwind" fn send_raw(l: *mut lua_State) -> c_int {
+    if let Some(ws) = this(l) {
+        let opcode = match ffi::lua_type(l, 3) {
+            ffi::LUA_TNIL | ffi::LUA_TNONE => Some(1),
+            ffi::LUA_TNUMBER => {
+                let n = ffi::lua_tonumber(l, 3);
+                (n.fract() == 0.0 && (0.0..=15.0).contains(&n)).then_some(n as u8)
+            }
+            _ => None,
+        };
+        let data = (ffi::lua_type(l, 2) == ffi::LUA_TSTRING).then(|| {
+            let mut len = 0;
+            let p = ffi::lua_tolstring(l, 2, &mut len);
+            std::slice::from_raw_parts(p as *const u8, len)
+        });
+        // data frames only (control frames have size rules: the slow path checks them)
+        if let (Some(data), Some(opcode @ 0..=2)) = (data, opcode) {
+            let queued = ws.send_now(data.len(), || {
+                let header = FrameHeader { opcode: OpCode::from(opcode), ..FrameHeader::default() };
+                Frame::from_payload(header, Bytes::copy_from_slice(data))
+            });
+            if queued {
+                ffi::lua_pushboolean(l, 1);
+                return 1;
+            }
+        }
+    }
+    raw::slow_path(l)
+}
+
 pub fn open(lua: &Lua) -> mlua::Result<Table> {
-    use runtime::{function, method};
+    use runtime::function;
     let t = lua.create_table()?;
     // new(socket, client, max_message_size, close_timeout): the connection over an upgraded
     // socket (the socket is used up); nil, msg, errno if it was already taken.
@@ -308,7 +484,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             let mut sock = sock.borrow_mut::<Socket>().map_err(|_| mlua::Error::RuntimeError("socket expected".into()))?;
             let max = max.filter(|m| m.is_finite() && *m >= 0.0).map(|m| m as usize);
             match Ws::new(lua, &mut sock, client, max, close_timeout)? {
-                Ok(ws) => (lua.create_any_userdata(ws)?,).into_lua_multi(lua),
+                Ok(ws) => (raw::into_lua(lua, MT_KEY, Some(ws))?,).into_lua_multi(lua),
                 Err(f) => fail_msg(f.msg, f.errno)(lua),
             }
         })?,
@@ -323,22 +499,21 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "new_key",
         function(lua, "new_key", |_, ()| Ok(tokio_tungstenite::tungstenite::handshake::client::generate_key()))?,
     )?;
-    t.set(
-        "receive",
-        method(lua, "receive", |lua, ws: &mut Ws, (timeout, park): (Option<f64>, Option<bool>)| {
-            ws.receive(lua, timeout, park.unwrap_or(false))
-        })?,
-    )?;
-    t.set(
-        "send",
-        method(lua, "send", |lua, ws: &mut Ws, (data, opcode, timeout): (mlua::LuaString, Value, Option<f64>)| {
+    let mt = lua.create_table()?;
+    let receive = function(lua, "receive", |lua, (v, timeout, park): (Value, Option<f64>, Option<bool>)| {
+        with_ws(lua, &v, |ws| ws.receive(lua, timeout, park.unwrap_or(false)))
+    })?;
+    t.set("receive", raw::closure(lua, &mt, receive_raw, Some(&receive))?)?;
+    let send = function(lua, "send", |lua, (v, data, opcode, timeout): (Value, mlua::LuaString, Value, Option<f64>)| {
+        with_ws(lua, &v, |ws| {
             let frame = build_frame(&data.as_bytes(), opcode_arg(&opcode)?, true, [false; 3], false)?;
             ws.send(lua, frame, timeout)
-        })?,
-    )?;
+        })
+    })?;
+    t.set("send", raw::closure(lua, &mt, send_raw, Some(&send))?)?;
     t.set(
         "send_frame",
-        method(lua, "send_frame", |lua, ws: &mut Ws, (frame, timeout): (Table, Option<f64>)| {
+        function(lua, "send_frame", |lua, (v, frame, timeout): (Value, Table, Option<f64>)| with_ws(lua, &v, |ws| {
             let opcode = match frame.get::<Value>("opcode")? {
                 Value::Nil => return runtime::error("Invalid WebSocket opcode"),
                 v => opcode_arg(&v)?,
@@ -348,34 +523,37 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             let rsv = [flag(&frame, "RSV1")?, flag(&frame, "RSV2")?, flag(&frame, "RSV3")?];
             let f = build_frame(data.as_deref().unwrap_or(b""), opcode, flag(&frame, "FIN")?, rsv, flag(&frame, "MASK")?)?;
             ws.send(lua, f, timeout)
-        })?,
+        }))?,
     )?;
     t.set(
         "close",
-        method(lua, "close", |lua, ws: &mut Ws, (code, reason, grace, timeout): (u16, Option<mlua::LuaString>, f64, Option<f64>)| {
+        function(lua, "close", |lua, (v, code, reason, grace, timeout): (Value, u16, Option<mlua::LuaString>, f64, Option<f64>)| {
             let reason = reason.map(|r| r.to_str().map(|s| s.to_string())).transpose()
                 .map_err(|_| mlua::Error::RuntimeError("close reason must be valid UTF-8".into()))?;
             let reason = reason.unwrap_or_default();
             if reason.len() > 123 {
                 return runtime::error("close reason too long (more than 123 bytes)");
             }
-            ws.close(lua, code, &reason, grace, timeout)
+            with_ws(lua, &v, |ws| ws.close(lua, code, &reason, grace, timeout))
         })?,
     )?;
-    t.set("ready_state", method(lua, "ready_state", |_, ws: &mut Ws, ()| Ok(ws.ready_state()))?)?;
+    t.set("ready_state", function(lua, "ready_state", |lua, v: Value| with_ws(lua, &v, |ws| Ok(ws.ready_state())))?)?;
     // A websocket whose receive parked is waited on like a token (core.wait): its id is the
     // notifier's, done() says whether receive would answer, result() is that answer (false if
     // another receiver took it first).
     let m = lua.create_table()?;
-    m.set("id", method(lua, "id", |_, ws: &mut Ws, ()| Ok(ws.shared.notifier.id()))?)?;
-    m.set("done", method(lua, "done", |_, ws: &mut Ws, ()| Ok(ws.ready()))?)?;
-    m.set(
-        "result",
-        method(lua, "result", |lua, ws: &mut Ws, ()| match take(&ws.shared) {
+    m.set("id", function(lua, "id", |lua, v: Value| with_ws(lua, &v, |ws| Ok(ws.shared.notifier.id())))?)?;
+    m.set("done", function(lua, "done", |lua, v: Value| with_ws(lua, &v, |ws| Ok(ws.ready())))?)?;
+    let result = function(lua, "result", |lua, v: Value| {
+        with_ws(lua, &v, |ws| match take(&ws.shared) {
             Some(got) => got.push(lua),
             None => Ok((Value::Boolean(false), Value::Nil, Value::Nil)),
-        })?,
-    )?;
-    runtime::register_type::<Ws>(lua, &m, |_| {})?;
+        })
+    })?;
+    m.set("result", raw::closure(lua, &mt, result_raw, Some(&result))?)?;
+    mt.set("__name", "http.websocket.connection")?;
+    mt.set("__index", m)?;
+    mt.set("__gc", raw::closure(lua, &mt, raw::gc::<Block>, None)?)?;
+    raw::register(lua, MT_KEY, &mt)?;
     Ok(t)
 }
