@@ -48,7 +48,7 @@ pub fn into_lua(lua: &Lua, h: Headers) -> mlua::Result<AnyUserData> {
 /// same object while `f` runs fail with an error instead of seeing it half-changed.
 #[allow(dead_code)] // for the server, client and hpack modules
 pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) -> mlua::Result<R> {
-    let p = raw::block::<Slot>(lua, MT_KEY, v)?;
+    let p = raw::block::<Slot>(lua, v)?;
     let Some(p) = p else {
         return Err(mlua::Error::RuntimeError(format!(
             "http.headers expected, got {}",
@@ -162,22 +162,16 @@ unsafe fn opt_index(l: *mut lua_State, idx: c_int) -> Option<usize> {
     (n >= 1.0 && n.fract() == 0.0 && n < 4e9).then(|| n as usize - 1)
 }
 
-/// Is the value at `idx` a headers object (by its metatable, at `mt`)?
-unsafe fn is_headers(l: *mut lua_State, idx: c_int, mt: c_int) -> bool {
-    raw::is::<Slot>(l, idx, mt)
-}
-
-/// `self` of a method: argument 1, checked against the metatable in upvalue 1.
+/// `self` of a method: argument 1, which must be a headers object.
 unsafe fn this(l: *mut lua_State) -> *mut Slot {
-    if !is_headers(l, 1, ffi::lua_upvalueindex(1)) {
-        ffi::lua_pushfstring(
-            l,
-            c"http.headers expected, got %s".as_ptr(),
-            ffi::luaL_typename(l, 1),
-        );
-        ffi::luaL_argerror(l, 1, ffi::lua_tostring(l, -1));
+    match raw::get::<Slot>(l, 1) {
+        Some(p) => p,
+        None => {
+            ffi::lua_pushfstring(l, c"http.headers expected, got %s".as_ptr(), ffi::luaL_typename(l, 1));
+            ffi::luaL_argerror(l, 1, ffi::lua_tostring(l, -1));
+            unreachable!("luaL_argerror raises")
+        }
     }
-    ffi::lua_touserdata(l, 1) as *mut Slot
 }
 
 /// The list of a slot, once no more Lua calls come before the caller is done with it.
@@ -275,7 +269,7 @@ unsafe extern "C-unwind" fn each(l: *mut lua_State) -> c_int {
 }
 
 unsafe extern "C-unwind" fn each_step(l: *mut lua_State) -> c_int {
-    let p = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *mut Slot;
+    let Some(p) = raw::get::<Slot>(l, ffi::lua_upvalueindex(1)) else { return 0 };
     let i = ffi::lua_tointeger(l, ffi::lua_upvalueindex(2)) as usize;
     if i >= list(l, p).len() {
         return 0;

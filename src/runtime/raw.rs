@@ -2,43 +2,51 @@
 //! functions instead of mlua callbacks (a callback costs 1-2k instructions per call: argument
 //! and result conversion, its protected call). http.headers and http.websocket use it.
 //!
-//! A block holds a `T` (written in place) and carries its type's metatable, which is also in
-//! the registry under the type's key. The C functions get that metatable as upvalue 1 and
-//! check `self` against it. `gc` leaves `T::default()` behind: a finalizer may still reach the
-//! object after its own ran.
+//! A block holds a `T` written in place behind its type's TypeId, which is how functions
+//! recognise their objects (cheaper than comparing metatables, and no Lua code can forge it);
+//! the type's metatable is in the registry under the type's key, and C functions that create
+//! objects get it as upvalue 1. `gc` leaves `T::default()` behind: a finalizer may still reach
+//! the object after its own ran.
 
 use mlua::ffi::{self, lua_State};
 use mlua::{AnyUserData, Function, Lua, Table, Value};
+use std::any::TypeId;
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int};
 
 pub type Raw = unsafe extern "C-unwind" fn(*mut lua_State) -> c_int;
 
-/// Is the value at `idx` a block of `T` (by its metatable, at `mt`, and its size)?
-pub unsafe fn is<T>(l: *mut lua_State, idx: c_int, mt: c_int) -> bool {
-    let (idx, mt) = (ffi::lua_absindex(l, idx), ffi::lua_absindex(l, mt));
-    if ffi::lua_type(l, idx) != ffi::LUA_TUSERDATA || ffi::lua_getmetatable(l, idx) == 0 {
-        return false;
+#[repr(C)]
+struct Tagged<T> {
+    tag: TypeId,
+    value: T,
+}
+
+/// The `T` inside the value at `idx`, if it is a block of `T`.
+#[inline]
+pub unsafe fn get<T: 'static>(l: *mut lua_State, idx: c_int) -> Option<*mut T> {
+    if ffi::lua_type(l, idx) != ffi::LUA_TUSERDATA || ffi::lua_rawlen(l, idx) != std::mem::size_of::<Tagged<T>>() {
+        return None;
     }
-    let ok = ffi::lua_rawequal(l, -1, mt) != 0 && ffi::lua_rawlen(l, idx) == std::mem::size_of::<T>();
-    ffi::lua_pop(l, 1);
-    ok
+    let block = ffi::lua_touserdata(l, idx) as *mut Tagged<T>;
+    ((*block).tag == TypeId::of::<T>()).then(|| std::ptr::addr_of_mut!((*block).value))
 }
 
 /// Push a new block holding `value`, with the metatable at `mt`.
-pub unsafe fn push<T>(l: *mut lua_State, mt: c_int, value: T) {
+pub unsafe fn push<T: 'static>(l: *mut lua_State, mt: c_int, value: T) {
     let mt = ffi::lua_absindex(l, mt);
+    let size = std::mem::size_of::<Tagged<T>>();
     #[cfg(feature = "lua54")]
-    let block = ffi::lua_newuserdatauv(l, std::mem::size_of::<T>(), 0);
+    let block = ffi::lua_newuserdatauv(l, size, 0);
     #[cfg(not(feature = "lua54"))]
-    let block = ffi::lua_newuserdata(l, std::mem::size_of::<T>());
-    std::ptr::write(block as *mut T, value);
+    let block = ffi::lua_newuserdata(l, size);
+    std::ptr::write(block as *mut Tagged<T>, Tagged { tag: TypeId::of::<T>(), value });
     ffi::lua_pushvalue(l, mt);
     ffi::lua_setmetatable(l, -2);
 }
 
 /// Wrap `value` in a new Lua object of the type registered under `key`.
-pub fn into_lua<T>(lua: &Lua, key: &CStr, value: T) -> mlua::Result<AnyUserData> {
+pub fn into_lua<T: 'static>(lua: &Lua, key: &CStr, value: T) -> mlua::Result<AnyUserData> {
     // Raw stack work without mlua's protected calls (costly on LuaJIT): these pushes can fail
     // only when Lua runs out of memory.
     lua.exec_raw_lua(|raw| unsafe {
@@ -56,27 +64,27 @@ pub fn into_lua<T>(lua: &Lua, key: &CStr, value: T) -> mlua::Result<AnyUserData>
     })
 }
 
-/// The block of `T` inside `v`, if `v` is an object of the type registered under `key`. The
-/// pointer is valid while `v` lives.
-pub fn block<T>(lua: &Lua, key: &CStr, v: &Value) -> mlua::Result<Option<*mut T>> {
+/// The `T` inside `v`, if `v` is a block of `T`. The pointer is valid while `v` lives.
+pub fn block<T: 'static>(lua: &Lua, v: &Value) -> mlua::Result<Option<*mut T>> {
+    if !matches!(v, Value::UserData(_)) {
+        return Ok(None);
+    }
     lua.exec_raw_lua(|raw| unsafe {
         let l = raw.state();
-        if ffi::lua_checkstack(l, 3) == 0 {
+        if ffi::lua_checkstack(l, 2) == 0 {
             return Err(mlua::Error::StackError);
         }
         raw.push_value(v)?;
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, key.as_ptr());
-        let p = if is::<T>(l, -2, -1) { Some(ffi::lua_touserdata(l, -2) as *mut T) } else { None };
-        ffi::lua_pop(l, 2);
+        let p = get::<T>(l, -1);
+        ffi::lua_pop(l, 1);
         Ok(p)
     })
 }
 
 /// `__gc`: drop the block's value, leaving `T::default()`.
-pub unsafe extern "C-unwind" fn gc<T: Default>(l: *mut lua_State) -> c_int {
-    // A table given our metatable ends up here too; it has nothing to free.
-    if is::<T>(l, 1, ffi::lua_upvalueindex(1)) {
-        drop(std::mem::take(&mut *(ffi::lua_touserdata(l, 1) as *mut T)));
+pub unsafe extern "C-unwind" fn gc<T: Default + 'static>(l: *mut lua_State) -> c_int {
+    if let Some(p) = get::<T>(l, 1) {
+        drop(std::mem::take(&mut *p));
     }
     0
 }

@@ -44,7 +44,7 @@ const MT_KEY: &std::ffi::CStr = c"http.core.websocket";
 
 /// Run `f` on the websocket `v`.
 fn with_ws<R>(lua: &Lua, v: &Value, f: impl FnOnce(&Ws) -> mlua::Result<R>) -> mlua::Result<R> {
-    match raw::block::<Block>(lua, MT_KEY, v)? {
+    match raw::block::<Block>(lua, v)? {
         // `v` keeps the object alive while `f` runs.
         Some(p) => match unsafe { (*p).as_ref() } {
             Some(ws) => f(ws),
@@ -380,13 +380,10 @@ fn flag(frame: &Table, name: &str) -> mlua::Result<bool> {
 
 // ---- the hot functions, as plain C functions (see `Block`) ----
 
-/// The websocket of argument 1, checked against the metatable in upvalue 1; None if it is not
-/// one (or was collected): the slow path then reports that.
+/// The websocket of argument 1; None if it is not one (or was collected): the slow path then
+/// reports that.
 unsafe fn this<'a>(l: *mut lua_State) -> Option<&'a Ws> {
-    if !raw::is::<Block>(l, 1, ffi::lua_upvalueindex(1)) {
-        return None;
-    }
-    (*(ffi::lua_touserdata(l, 1) as *const Block)).as_ref()
+    (*raw::get::<Block>(l, 1)?).as_ref()
 }
 
 /// Push a message as `data, 1` (text) or `data, 2` (binary). The Bytes are freed before Lua
