@@ -10,7 +10,7 @@ mod token;
 pub use errors::{error, function, method, method_ud, quiet_panics, raise, register_type};
 pub use token::{fail, fail_msg, ok, Outcome};
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{ffi, Lua, MultiValue, Table, Value};
 use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +23,6 @@ struct Bridge {
     rt: std::cell::OnceCell<tokio::runtime::Runtime>,
     completions: Arc<Completions>,
     next_id: Cell<u64>,
-    batch: std::cell::RefCell<Vec<u64>>,
 }
 
 impl Drop for Bridge {
@@ -152,10 +151,44 @@ impl Notifier {
     }
 }
 
+/// The state of `drain`: the completion queue and a buffer for its batches.
+#[derive(Default)]
+struct Drainer(Option<(Arc<Completions>, Vec<u64>)>);
+
+unsafe extern "C-unwind" fn drain(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    let timeout = (ffi::lua_type(l, 2) == ffi::LUA_TNUMBER).then(|| ffi::lua_tonumber(l, 2));
+    let Some(Drainer(Some((completions, buffer)))) = raw::get::<Drainer>(l, ffi::lua_upvalueindex(1)).map(|p| &mut *p) else {
+        raw::raise(l, "drain: no completion queue");
+    };
+    // The buffer is taken while Lua runs (a finalizer could step the scheduler again).
+    let mut batch = std::mem::take(buffer);
+    let completions = completions.clone();
+    let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        if completions.is_empty() && timeout != Some(0.0) {
+            completions.efd.wait(timeout.filter(|t| t.is_finite()));
+        }
+        batch.clear();
+        completions.take(&mut batch);
+        batch
+    }));
+    let Ok(batch) = taken else { raw::raise(l, "internal error (panic) in drain") };
+    for (i, id) in batch.iter().enumerate() {
+        ffi::lua_pushinteger(l, *id as ffi::lua_Integer);
+        ffi::lua_rawseti(l, 1, (i + 1) as _);
+    }
+    let n = batch.len();
+    if let Some(Drainer(Some((_, buffer)))) = raw::get::<Drainer>(l, ffi::lua_upvalueindex(1)).map(|p| &mut *p) {
+        *buffer = batch;
+    }
+    ffi::lua_pushinteger(l, n as ffi::lua_Integer);
+    1
+}
+
 /// Seconds since the first call, on a monotonic clock.
-unsafe extern "C-unwind" fn monotime(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+unsafe extern "C-unwind" fn monotime(l: *mut ffi::lua_State) -> std::os::raw::c_int {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    mlua::ffi::lua_pushnumber(l, EPOCH.get_or_init(std::time::Instant::now).elapsed().as_secs_f64());
+    ffi::lua_pushnumber(l, EPOCH.get_or_init(std::time::Instant::now).elapsed().as_secs_f64());
     1
 }
 
@@ -185,29 +218,24 @@ pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
             rt: std::cell::OnceCell::new(),
             completions: Arc::new(completions),
             next_id: Cell::new(1),
-            batch: std::cell::RefCell::new(Vec::new()),
         });
     }
     open_token_type(lua, core)?;
 
     // drain(tbl, timeout): sleep until some operation finished (or timeout), then put the
-    // finished token ids into tbl[1..n] and return n.
-    core.set(
-        "drain",
-        function(lua, "drain", |lua, (tbl, timeout): (Table, Option<f64>)| {
-            let b = bridge(lua);
-            if b.completions.is_empty() && timeout != Some(0.0) {
-                b.completions.efd.wait(timeout.filter(|t| t.is_finite()));
-            }
-            let mut batch = b.batch.borrow_mut();
-            batch.clear();
-            b.completions.take(&mut batch);
-            for (i, id) in batch.iter().enumerate() {
-                tbl.raw_set(i + 1, *id)?;
-            }
-            Ok(batch.len())
-        })?,
-    )?;
+    // finished token ids into tbl[1..n] and return n. (A plain C function: the scheduler calls
+    // it once per step.)
+    let mt = lua.create_table()?;
+    mt.set("__gc", raw::closure(lua, &mt, raw::gc::<Drainer>, None)?)?;
+    let state = Drainer(Some((bridge(lua).completions.clone(), Vec::new())));
+    let drain_fn = unsafe {
+        lua.exec_raw::<mlua::Function>(&mt, |l| {
+            raw::push(l, -1, state);
+            ffi::lua_pushcclosure(l, drain, 1);
+            ffi::lua_replace(l, -2);
+        })
+    }?;
+    core.set("drain", drain_fn)?;
     // (a plain C function: http.request reads the clock several times per request)
     core.set("monotime", unsafe { lua.create_c_function(monotime)? })?;
     core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.efd.raw()))?)?;
