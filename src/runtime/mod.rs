@@ -164,15 +164,15 @@ unsafe extern "C-unwind" fn drain(l: *mut ffi::lua_State) -> std::os::raw::c_int
     // The buffer is taken while Lua runs (a finalizer could step the scheduler again).
     let mut batch = std::mem::take(buffer);
     let completions = completions.clone();
-    let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+    let taken = raw::catch(move || {
         if completions.is_empty() && timeout != Some(0.0) {
             completions.efd.wait(timeout.filter(|t| t.is_finite()));
         }
         batch.clear();
         completions.take(&mut batch);
         batch
-    }));
-    let Ok(batch) = taken else { raw::raise(l, "internal error (panic) in drain") };
+    });
+    let Some(batch) = taken else { raw::raise(l, "internal error (panic) in drain") };
     for (i, id) in batch.iter().enumerate() {
         ffi::lua_pushinteger(l, *id as ffi::lua_Integer);
         ffi::lua_rawseti(l, 1, (i + 1) as _);

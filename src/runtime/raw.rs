@@ -120,6 +120,12 @@ pub unsafe fn push_bytes(l: *mut lua_State, b: &[u8]) {
     ffi::lua_pushlstring(l, b.as_ptr() as *const c_char, b.len());
 }
 
+/// Run Rust code that should not panic; None if it did (the caller then raises, or takes its
+/// slow path, whose mlua callback reports the panic). A panic must not unwind into Lua.
+pub fn catch<R>(f: impl FnOnce() -> R) -> Option<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
 /// Call the function in upvalue 2 (the mlua version of a C function's slow path) with this
 /// call's arguments, and return what it returns.
 pub unsafe fn slow_path(l: *mut lua_State) -> c_int {

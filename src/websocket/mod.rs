@@ -243,8 +243,7 @@ impl Ws {
         let Some(tx) = out.as_ref().filter(|_| !self.shared.closing.load(Ordering::Acquire)) else {
             return false;
         };
-        // (the Lua thread is the only sender: with capacity left, try_send cannot be refused
-        // for being full)
+        // (with room in the channel try_send succeeds, unless a waiting send takes it first)
         if self.shared.queued.load(Ordering::Acquire) + len > SEND_QUEUE_BYTES || tx.capacity() == 0 {
             return false;
         }
@@ -400,14 +399,14 @@ unsafe fn push_message(l: *mut lua_State, data: Bytes, binary: bool) -> c_int {
 unsafe extern "C-unwind" fn receive_raw(l: *mut lua_State) -> c_int {
     if ffi::lua_isnoneornil(l, 2) != 0 && ffi::lua_toboolean(l, 3) != 0 {
         if let Some(ws) = this(l) {
-            match ws.message_or_park() {
-                Ok(Some((data, binary))) => return push_message(l, data, binary),
-                Ok(None) => {
+            match raw::catch(|| ws.message_or_park()) {
+                Some(Ok(Some((data, binary)))) => return push_message(l, data, binary),
+                Some(Ok(None)) => {
                     ffi::lua_pushnil(l);
                     ffi::lua_pushinteger(l, ws.shared.notifier.id() as ffi::lua_Integer);
                     return 2;
                 }
-                Err(()) => {}
+                _ => {}
             }
         }
     }
@@ -418,15 +417,15 @@ unsafe extern "C-unwind" fn receive_raw(l: *mut lua_State) -> c_int {
 /// took it; the end through the slow path.
 unsafe extern "C-unwind" fn result_raw(l: *mut lua_State) -> c_int {
     if let Some(ws) = this(l) {
-        let got = {
+        let got = raw::catch(|| {
             let mut inbox = ws.shared.inbox.lock().unwrap();
             if inbox.reported || inbox.msgs.is_empty() && inbox.end.is_some() {
                 None
             } else {
                 Some(inbox.pop())
             }
-        };
-        match got {
+        });
+        match got.flatten() {
             Some(Some((data, binary))) => return push_message(l, data, binary),
             Some(None) => {
                 ffi::lua_pushboolean(l, 0);
@@ -457,11 +456,13 @@ unsafe extern "C-unwind" fn send_raw(l: *mut lua_State) -> c_int {
         });
         // data frames only (control frames have size rules: the slow path checks them)
         if let (Some(data), Some(opcode @ 0..=2)) = (data, opcode) {
-            let queued = ws.send_now(data.len(), || {
-                let header = FrameHeader { opcode: OpCode::from(opcode), ..FrameHeader::default() };
-                Frame::from_payload(header, Bytes::copy_from_slice(data))
+            let queued = raw::catch(|| {
+                ws.send_now(data.len(), || {
+                    let header = FrameHeader { opcode: OpCode::from(opcode), ..FrameHeader::default() };
+                    Frame::from_payload(header, Bytes::copy_from_slice(data))
+                })
             });
-            if queued {
+            if queued == Some(true) {
                 ffi::lua_pushboolean(l, 1);
                 return 1;
             }
