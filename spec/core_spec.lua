@@ -111,6 +111,24 @@ describe("http.core bridge", function()
 		assert.same(ETIMEDOUT, result_timeout[3])
 	end)
 
+	it("does not let completions pile up when only cqueues waits", function()
+		local cqueues = require "cqueues"
+		local cq = cqueues.new()
+		local done = 0
+		for _ = 1, 4 do
+			cq:wrap(function()
+				for _ = 1, 100 do
+					assert(core.sleep(0))
+					done = done + 1
+				end
+			end)
+		end
+		assert.truthy(cq:loop(10))
+		assert.same(400, done)
+		-- (each wait leaves at most its own completion, queued right after it woke)
+		assert.truthy(core.pending() <= 4, core.pending())
+	end)
+
 	it("runs our scheduler from inside a cqueues controller", function()
 		local cqueues = require "cqueues"
 		local cq = cqueues.new()

@@ -203,7 +203,7 @@ end
 
 function server_methods:timeout()
 	if self.cq then return self.cq:timeout() end
-	if core.pending() then return 0 end
+	if core.pending() > 0 then return 0 end
 	return nil
 end
 

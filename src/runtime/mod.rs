@@ -165,10 +165,14 @@ unsafe extern "C-unwind" fn drain(l: *mut ffi::lua_State) -> std::os::raw::c_int
     let mut batch = std::mem::take(buffer);
     let completions = completions.clone();
     let taken = raw::catch(move || {
-        if completions.is_empty() && timeout != Some(0.0) {
+        batch.clear();
+        if completions.is_empty() {
+            if timeout == Some(0.0) {
+                // (nothing to take, no sleep: the eventfd needs no reset either)
+                return batch;
+            }
             completions.efd.wait(timeout.filter(|t| t.is_finite()));
         }
-        batch.clear();
         completions.take(&mut batch);
         batch
     });
@@ -239,7 +243,8 @@ pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
     // (a plain C function: http.request reads the clock several times per request)
     core.set("monotime", unsafe { lua.create_c_function(monotime)? })?;
     core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.efd.raw()))?)?;
-    core.set("pending", function(lua, "pending", |lua, ()| Ok(!bridge(lua).completions.is_empty()))?)?;
+    // pending(): how many completions wait to be drained
+    core.set("pending", function(lua, "pending", |lua, ()| Ok(bridge(lua).completions.len()))?)?;
     // timer(seconds, timeout): the simplest operation: true after `seconds`.
     core.set(
         "timer",

@@ -61,6 +61,10 @@ impl Completions {
     pub fn is_empty(&self) -> bool {
         self.queue.lock().unwrap().is_empty()
     }
+
+    pub fn len(&self) -> usize {
+        self.queue.lock().unwrap().len()
+    }
 }
 
 enum State {

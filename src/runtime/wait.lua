@@ -121,7 +121,7 @@ local sched_pollable = {
 -- cqueues (so its other coroutines keep running), elsewhere we sleep on our eventfd.
 local function pump(timeout)
 	local cqueues = cqueues_running()
-	if cqueues and ready[1] == nil and not core.pending() then
+	if cqueues and ready[1] == nil and core.pending() == 0 then
 		cqueues.poll(sched_pollable, timeout)
 		timeout = 0
 	end
@@ -150,6 +150,12 @@ local function wait(token, id)
 		if cqueues then
 			-- (polling a token that is already done returns at once)
 			repeat cqueues.poll(token) until token:done()
+			-- Every completion is queued for our scheduler too; step it without sleeping, so
+			-- that under cqueues alone the queue does not grow (and our coroutines run).
+			if deferred[1] == nil then
+				local ok, err = step(0)
+				if not ok then deferred[#deferred + 1] = err end
+			end
 			return token:result()
 		end
 	end
