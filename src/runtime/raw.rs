@@ -34,6 +34,7 @@ pub unsafe fn get<T: 'static>(l: *mut lua_State, idx: c_int) -> Option<*mut T> {
 
 /// Push a new block holding `value`, with the metatable at `mt`.
 pub unsafe fn push<T: 'static>(l: *mut lua_State, mt: c_int, value: T) {
+    const { assert!(std::mem::align_of::<Tagged<T>>() <= 8, "Lua aligns userdata blocks to 8 bytes") };
     let mt = ffi::lua_absindex(l, mt);
     let size = std::mem::size_of::<Tagged<T>>();
     #[cfg(feature = "lua54")]
