@@ -385,8 +385,8 @@ unsafe fn this<'a>(l: *mut lua_State) -> Option<&'a Ws> {
     (*raw::get::<Block>(l, 1)?).as_ref()
 }
 
-/// Push a message as `data, 1` (text) or `data, 2` (binary). The Bytes are freed before Lua
-/// can raise (out of memory) only if pushing succeeds; a failed push leaks them.
+/// Push a message as `data, 1` (text) or `data, 2` (binary). (Should pushing raise, out of
+/// memory, the Bytes leak.)
 unsafe fn push_message(l: *mut lua_State, data: Bytes, binary: bool) -> c_int {
     push_bytes(l, &data);
     drop(data);
