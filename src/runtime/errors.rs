@@ -3,10 +3,11 @@
 //! mlua raises callback errors as userdata; lua-http raises plain strings (with the caller's
 //! position, like `error(msg, 2)`) or, for HTTP/2, error tables. Every function we export is an
 //! mlua callback (arguments and results converted straight from and to the Lua stack) called
-//! through a small C trampoline in protected mode. When the callback fails it leaves the error
-//! it means (a clean message, or a Lua value given to `raise`) in `PENDING` before mlua raises;
-//! the trampoline, which owns no Rust values, raises that instead. Panics are caught in the
-//! callback and reported the same way.
+//! through a small C trampoline in protected mode, except a few hot ones that are plain C
+//! functions (runtime::raw; their slow paths are such callbacks). When the callback fails it
+//! leaves the error it means (a clean message, or a Lua value given to `raise`) in `PENDING`
+//! before mlua raises; the trampoline, which owns no Rust values, raises that instead. Panics
+//! are caught in the callback and reported the same way.
 
 use mlua::{ffi, FromLuaMulti, Function, IntoLua, IntoLuaMulti, Lua, Table, UserDataRefMut, UserDataRegistry};
 use std::any::Any;
