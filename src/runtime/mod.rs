@@ -171,7 +171,7 @@ unsafe extern "C-unwind" fn drain(l: *mut ffi::lua_State) -> std::os::raw::c_int
                 // (nothing to take, no sleep: the eventfd needs no reset either)
                 return batch;
             }
-            completions.efd.wait(timeout.filter(|t| t.is_finite()));
+            completions.wait(timeout.filter(|t| t.is_finite()));
         }
         completions.take(&mut batch);
         batch
@@ -242,7 +242,7 @@ pub fn open(lua: &Lua, core: &Table) -> mlua::Result<()> {
     core.set("drain", drain_fn)?;
     // (a plain C function: http.request reads the clock several times per request)
     core.set("monotime", unsafe { lua.create_c_function(monotime)? })?;
-    core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.efd.raw()))?)?;
+    core.set("pollfd", function(lua, "pollfd", |lua, ()| Ok(bridge(lua).completions.pollfd()))?)?;
     // pending(): how many completions wait to be drained
     core.set("pending", function(lua, "pending", |lua, ()| Ok(bridge(lua).completions.len()))?)?;
     // timer(seconds, timeout): the simplest operation: true after `seconds`.

@@ -6,6 +6,7 @@
 
 use super::eventfd::EventFd;
 use mlua::{IntoLuaMulti, Lua, MultiValue};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Turns an operation's result into Lua values, on the Lua thread.
@@ -26,16 +27,28 @@ pub fn fail_msg(msg: impl Into<String>, errno: i32) -> Outcome {
     Box::new(move |lua| (mlua::Value::Nil, msg, errno).into_lua_multi(lua))
 }
 
-/// Completed token ids, in completion order, with one eventfd write per empty -> non-empty
-/// transition.
+/// Completed token ids, in completion order. The Lua thread sleeps on one eventfd until the
+/// queue goes non-empty; an empty -> non-empty transition signals it when the Lua thread sleeps
+/// there, or always once the fd was handed out (`pollfd`: cqueues, a foreign loop).
+///
+/// Until it is handed out the eventfd is blocking: an untimed sleep is one `read`, which also
+/// resets it. Afterwards it is non-blocking, polled, and reset by `take`.
 pub struct Completions {
     queue: Mutex<Vec<u64>>,
-    pub efd: EventFd,
+    efd: EventFd,
+    polled: AtomicBool,
+    /// The Lua thread is in `wait`.
+    sleeping: AtomicBool,
 }
 
 impl Completions {
     pub fn new() -> std::io::Result<Self> {
-        Ok(Completions { queue: Mutex::new(Vec::new()), efd: EventFd::new()? })
+        Ok(Completions {
+            queue: Mutex::new(Vec::new()),
+            efd: EventFd::blocking()?,
+            polled: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+        })
     }
 
     pub fn push(&self, id: u64) {
@@ -45,15 +58,44 @@ impl Completions {
             q.push(id);
             e
         };
-        if was_empty {
+        // (SeqCst, with `wait`'s: either it sees our id or we see it sleeping)
+        if was_empty && (self.sleeping.load(Ordering::SeqCst) || self.polled.load(Ordering::SeqCst)) {
             self.efd.signal();
         }
     }
 
-    /// Take every completed id. The eventfd is reset before the queue is taken, so a push that
-    /// races with us either lands in this batch or signals again.
+    /// The eventfd, readable while completions wait.
+    pub fn pollfd(&self) -> i32 {
+        if !self.polled.load(Ordering::SeqCst) {
+            self.efd.set_nonblocking();
+            self.polled.store(true, Ordering::SeqCst);
+        }
+        self.efd.raw()
+    }
+
+    /// Sleep until the queue is not empty or `timeout` (seconds; None = forever) passes. It
+    /// may return early (a signal left from an earlier round).
+    pub fn wait(&self, timeout: Option<f64>) {
+        self.sleeping.store(true, Ordering::SeqCst);
+        if self.is_empty() {
+            if self.polled.load(Ordering::SeqCst) {
+                self.efd.wait(timeout);
+            } else if timeout.is_none() {
+                self.efd.read_blocking();
+            } else if self.efd.wait(timeout) {
+                // (readable, and this thread is its only reader: the read does not block)
+                self.efd.read_blocking();
+            }
+        }
+        self.sleeping.store(false, Ordering::SeqCst);
+    }
+
+    /// Take every completed id. Once polled, the eventfd is reset before the queue is taken,
+    /// so a push that races with us either lands in this batch or signals again.
     pub fn take(&self, out: &mut Vec<u64>) {
-        self.efd.reset();
+        if self.polled.load(Ordering::SeqCst) {
+            self.efd.reset();
+        }
         let mut q = self.queue.lock().unwrap();
         std::mem::swap(&mut *q, out);
     }
@@ -191,7 +233,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut batch = Vec::new();
         while seen.len() < 4000 {
-            c.efd.wait(Some(5.0));
+            c.wait(Some(5.0));
             c.take(&mut batch);
             seen.append(&mut batch);
         }
