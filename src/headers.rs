@@ -25,7 +25,6 @@ use crate::runtime::raw::{self, push_bytes, raise, Raw};
 use mlua::ffi::{self, lua_State};
 use mlua::{AnyUserData, Function, Lua, Table, Value};
 use std::os::raw::{c_char, c_int};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// The userdata block of a headers object.
 #[derive(Default)]
@@ -75,12 +74,9 @@ pub fn with_headers<R>(lua: &Lua, v: &Value, f: impl FnOnce(&mut Headers) -> R) 
 
 /// Run pure Rust code; a panic becomes a Lua error once its payload is gone.
 unsafe fn guard<R>(l: *mut lua_State, f: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => {
-            drop(payload);
-            raise(l, "internal error (panic) in http.headers")
-        }
+    match raw::catch(f) {
+        Some(r) => r,
+        None => raise(l, "internal error (panic) in http.headers"),
     }
 }
 
@@ -232,7 +228,6 @@ unsafe extern "C-unwind" fn tostring(l: *mut lua_State) -> c_int {
     ffi::lua_pushfstring(l, c"http.headers{%d headers}".as_ptr(), list(l, p).len() as c_int);
     1
 }
-
 
 unsafe extern "C-unwind" fn append(l: *mut lua_State) -> c_int {
     let p = this(l);

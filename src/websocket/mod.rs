@@ -106,21 +106,36 @@ impl Got {
     }
 }
 
-/// The next message, or the end once every message was taken (then EPIPE); None: wait.
-fn take(shared: &Shared) -> Option<Got> {
-    take_locked(&mut shared.inbox.lock().unwrap())
+/// What the inbox holds next: a message (taken), nothing yet, or the end (left in place).
+enum Next {
+    Message(Bytes, bool),
+    Empty,
+    End,
 }
 
-fn take_locked(inbox: &mut driver::Inbox) -> Option<Got> {
+fn next_locked(inbox: &mut driver::Inbox) -> Next {
     if inbox.reported {
-        return Some(Got::Gone);
+        return Next::End;
     }
-    if let Some((data, binary)) = inbox.pop() {
-        return Some(Got::Message(data, binary));
+    match inbox.pop() {
+        Some((data, binary)) => Next::Message(data, binary),
+        None if inbox.end.is_some() => Next::End,
+        None => Next::Empty,
     }
-    let end = inbox.end.clone()?;
-    inbox.reported = true;
-    Some(Got::End(end))
+}
+
+/// The next message, or the end once every message was taken (then EPIPE); None: wait.
+fn take(shared: &Shared) -> Option<Got> {
+    let mut inbox = shared.inbox.lock().unwrap();
+    match next_locked(&mut inbox) {
+        Next::Message(data, binary) => Some(Got::Message(data, binary)),
+        Next::Empty => None,
+        Next::End if inbox.reported => Some(Got::Gone),
+        Next::End => {
+            inbox.reported = true;
+            inbox.end.clone().map(Got::End)
+        }
+    }
 }
 
 /// Counts a waiter on the runtime while it lives, so the driver notifies only when someone waits.
@@ -178,10 +193,11 @@ impl Ws {
     /// `nil, token`.
     fn receive(&self, lua: &Lua, timeout: Option<f64>, park: bool) -> mlua::Result<Ret> {
         if park {
-            return match self.take_or_park() {
-                Some(got) => got.push(lua),
-                None => Ok((Value::Nil, Value::Integer(self.shared.notifier.id() as i64), Value::Nil)),
-            };
+            match self.next_or_park() {
+                Next::Message(data, binary) => return Got::Message(data, binary).push(lua),
+                Next::Empty => return Ok((Value::Nil, Value::Integer(self.shared.notifier.id() as i64), Value::Nil)),
+                Next::End => {} // taken below
+            }
         }
         if let Some(got) = take(&self.shared) {
             return got.push(lua);
@@ -195,37 +211,16 @@ impl Ws {
         .map(pending)
     }
 
-    /// The next message or the end; None after arming the notifier (receive's `park`).
-    fn take_or_park(&self) -> Option<Got> {
+    /// The next message, or the end (left in place); Empty after arming the notifier, which
+    /// fires at the inbox's next change (receive's `park`).
+    fn next_or_park(&self) -> Next {
         let mut inbox = self.shared.inbox.lock().unwrap();
-        let got = take_locked(&mut inbox);
-        if got.is_none() {
-            self.park(&mut inbox);
+        let next = next_locked(&mut inbox);
+        if matches!(next, Next::Empty) {
+            self.shared.notifier.rearm();
+            inbox.want = true;
         }
-        got
-    }
-
-    /// Arm the notifier: it fires at the inbox's next change.
-    fn park(&self, inbox: &mut driver::Inbox) {
-        self.shared.notifier.rearm();
-        inbox.want = true;
-    }
-
-    /// The next message; Ok(None) after arming the notifier; Err if the end is what comes next
-    /// (left in place).
-    fn message_or_park(&self) -> Result<Option<(Bytes, bool)>, ()> {
-        let mut inbox = self.shared.inbox.lock().unwrap();
-        if inbox.reported {
-            return Err(());
-        }
-        if let Some(m) = inbox.pop() {
-            return Ok(Some(m));
-        }
-        if inbox.end.is_some() {
-            return Err(());
-        }
-        self.park(&mut inbox);
-        Ok(None)
+        next
     }
 
     /// The send queue, unless the websocket is closing.
@@ -399,9 +394,9 @@ unsafe fn push_message(l: *mut lua_State, data: Bytes, binary: bool) -> c_int {
 unsafe extern "C-unwind" fn receive_raw(l: *mut lua_State) -> c_int {
     if ffi::lua_isnoneornil(l, 2) != 0 && ffi::lua_toboolean(l, 3) != 0 {
         if let Some(ws) = this(l) {
-            match raw::catch(|| ws.message_or_park()) {
-                Some(Ok(Some((data, binary)))) => return push_message(l, data, binary),
-                Some(Ok(None)) => {
+            match raw::catch(|| ws.next_or_park()) {
+                Some(Next::Message(data, binary)) => return push_message(l, data, binary),
+                Some(Next::Empty) => {
                     ffi::lua_pushnil(l);
                     ffi::lua_pushinteger(l, ws.shared.notifier.id() as ffi::lua_Integer);
                     return 2;
@@ -417,21 +412,13 @@ unsafe extern "C-unwind" fn receive_raw(l: *mut lua_State) -> c_int {
 /// took it; the end through the slow path.
 unsafe extern "C-unwind" fn result_raw(l: *mut lua_State) -> c_int {
     if let Some(ws) = this(l) {
-        let got = raw::catch(|| {
-            let mut inbox = ws.shared.inbox.lock().unwrap();
-            if inbox.reported || inbox.msgs.is_empty() && inbox.end.is_some() {
-                None
-            } else {
-                Some(inbox.pop())
-            }
-        });
-        match got.flatten() {
-            Some(Some((data, binary))) => return push_message(l, data, binary),
-            Some(None) => {
+        match raw::catch(|| next_locked(&mut ws.shared.inbox.lock().unwrap())) {
+            Some(Next::Message(data, binary)) => return push_message(l, data, binary),
+            Some(Next::Empty) => {
                 ffi::lua_pushboolean(l, 0);
                 return 1;
             }
-            None => {}
+            _ => {}
         }
     }
     raw::slow_path(l)
