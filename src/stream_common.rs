@@ -240,7 +240,7 @@ fn trailer_map(h: &Headers) -> Result<HeaderMap, String> {
 /// Content-Encoding). True when it was read to its end.
 pub async fn pump(
     source: BodySource,
-    tx: mpsc::Sender<Result<InEvent, Failure>>,
+    tx: &mpsc::Sender<Result<InEvent, Failure>>,
     max: Option<u64>,
     mut inflater: Option<crate::zlib::Inflater>,
 ) -> bool {
@@ -263,7 +263,7 @@ pub async fn pump(
         BodySource::Hyper(mut body) => loop {
             let frame = std::future::poll_fn(|cx| http_body::Body::poll_frame(Pin::new(&mut body), cx)).await;
             let item = match frame {
-                None => return finish(&tx, &mut data).await,
+                None => return finish(tx, &mut data).await,
                 Some(Ok(f)) => match f.into_data() {
                     Ok(d) if over(d.len()) => Err(too_large()),
                     Ok(d) => data(d, false),
@@ -295,7 +295,7 @@ pub async fn pump(
                 }
             }
             let trailers = body.trailers().await;
-            if !finish(&tx, &mut data).await {
+            if !finish(tx, &mut data).await {
                 return false;
             }
             match trailers {
@@ -550,7 +550,8 @@ impl Stream {
     fn start_pump(&mut self, lua: &Lua) -> mlua::Result<()> {
         if let Some(source) = self.source.take() {
             let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-            runtime::handle(lua)?.spawn(pump(source, tx, self.max_body, self.decode.then(crate::zlib::Inflater::new)));
+            let (max, inflater) = (self.max_body, self.decode.then(crate::zlib::Inflater::new));
+            runtime::handle(lua)?.spawn(async move { pump(source, &tx, max, inflater).await });
             self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         }
         Ok(())
@@ -793,6 +794,7 @@ impl Stream {
         let sent_all = Arc::new(std::sync::atomic::AtomicBool::new(end));
         self.sent_all = Some(sent_all.clone());
         runtime::handle(lua)?.spawn(crate::client::exchange(c.shared, parts, body_rx, self.decode, c.retry, sent_all, tx));
+        runtime::hand_over(lua);
         self.rx = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         self.body = body_tx;
         self.ended = end;

@@ -213,7 +213,7 @@ pub async fn exchange(
         return;
     }
     let inflater = decode.then(crate::zlib::Inflater::new);
-    if stream_common::pump(source, input, None, inflater).await {
+    if stream_common::pump(source, &input, None, inflater).await {
         if sent_all.load(std::sync::atomic::Ordering::Acquire) {
             shared.release();
         } else {
@@ -223,4 +223,6 @@ pub async fn exchange(
             shared.conn.close();
         }
     }
+    // (the body's end reaches the Lua side only now, when `input` drops: a request made as
+    // soon as it is seen finds the connection back in the pool)
 }
