@@ -26,6 +26,31 @@ mod zlib;
 
 use mlua::{Lua, Table};
 
+/// Our Rust allocations use mimalloc: much of what an I/O thread allocates (header lists, body
+/// chunks, outcomes) is freed on the Lua thread, which glibc's per-thread caches handle badly
+/// (callgrind, 50 client requests in flight: 136k -> 128k instructions per request on the Lua
+/// thread, 32k -> 29k on the I/O threads). Lua's own allocations are the host's business.
+/// (local_dynamic_tls: this library is loaded with dlopen.) Its arenas are committed as they
+/// are used, not up front: idle connections cost what they hold (12.8 KB each instead of 20.5).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+extern "C" {
+    fn mi_option_set(option: std::os::raw::c_int, value: std::os::raw::c_long);
+}
+/// `mi_option_arena_eager_commit` in mimalloc.h's `mi_option_e`.
+const MI_OPTION_ARENA_EAGER_COMMIT: std::os::raw::c_int = 4;
+
+/// Set when the library is loaded, before the first allocation creates an arena.
+#[used]
+#[link_section = ".init_array"]
+static MIMALLOC_OPTIONS: extern "C" fn() = {
+    extern "C" fn set() {
+        unsafe { mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) };
+    }
+    set
+};
+
 #[mlua::lua_module(name = "http_core")]
 fn http_core(lua: &Lua) -> mlua::Result<Table> {
     // mlua then skips its protected calls for operations that can fail only when Lua runs out
