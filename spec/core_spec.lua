@@ -129,6 +129,39 @@ describe("http.core bridge", function()
 		assert.truthy(core.pending() <= 4, core.pending())
 	end)
 
+	it("lets a cqueues controller's loop end as soon as its coroutines' waits are done", function()
+		local cqueues = require "cqueues"
+		local cq = cqueues.new()
+		local done = 0
+		for _ = 1, 20 do
+			cq:wrap(function()
+				assert(core.sleep(0.01))
+				done = done + 1
+			end)
+		end
+		local t0 = core.monotime()
+		assert.truthy(cq:loop(5))
+		assert.same(20, done)
+		assert.truthy(core.monotime() - t0 < 2, "the loop ran into its timeout")
+		assert.same(0, core.pending())
+	end)
+
+	it("runs its I/O threads under SCHED_BATCH", function()
+		assert(core.sleep(0)) -- (the runtime is up)
+		local pid = assert(io.open("/proc/self/stat")):read("*l"):match("^(%d+)")
+		local list = io.popen("grep -l '^http-core-io' /proc/" .. pid .. "/task/*/comm")
+		local threads = 0
+		for path in list:lines() do
+			local stat = assert(io.open((path:gsub("comm$", "stat")))):read("*l")
+			local fields = {}
+			for f in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = f end
+			assert.same("3", fields[39]) -- stat's field 41, the policy: 3 is SCHED_BATCH
+			threads = threads + 1
+		end
+		list:close()
+		assert.truthy(threads > 0)
+	end)
+
 	it("runs our scheduler from inside a cqueues controller", function()
 		local cqueues = require "cqueues"
 		local cq = cqueues.new()

@@ -17,6 +17,7 @@ local subscribers = {} -- notifier id -> function called when it fires
 local ready = {} -- coroutines that yielded without a token: resume on the next step
 local deferred = {} -- errors raised while a blocking wait pumped the scheduler
 local buffers, depth = {}, 0
+local cq_waits = {} -- token id -> the cqueues condition its waiting coroutine sleeps on
 local on_suspend = function() end -- called each time one of our coroutines stops running
 
 -- The cqueues controller running the current coroutine, if any.
@@ -90,7 +91,15 @@ local function step(timeout)
 			if e ~= nil and err == nil then err = e end
 		else
 			local f = subscribers[id]
-			if f then f() end
+			if f then
+				f()
+			else
+				local cond = cq_waits[id]
+				if cond then
+					cq_waits[id] = nil
+					cond:signal()
+				end
+			end
 		end
 	end
 	if ready[1] ~= nil then
@@ -140,6 +149,57 @@ local function loop(timeout)
 	return true
 end
 
+-- Coroutines that a cqueues controller runs wait on a cqueues condition each; one pump
+-- coroutine per controller sleeps on our completion eventfd while any of them waits, steps our
+-- scheduler and so signals the conditions of the tokens that finished. (One eventfd for all
+-- of them: a token polled by itself costs an eventfd write and read per wait.)
+local pumps = setmetatable({}, { __mode = "k" }) -- controller -> { waiting = n, idle = condition }
+local spare_conds = {}
+
+local function new_cond()
+	local cond = spare_conds[#spare_conds]
+	if cond then
+		spare_conds[#spare_conds] = nil
+		return cond
+	end
+	return require "cqueues.condition".new()
+end
+
+local function cq_pump(cqueues, cq, pump)
+	while true do
+		if deferred[1] == nil then
+			local ok, err = step(0)
+			if not ok then deferred[#deferred + 1] = err end
+		end
+		if pump.waiting == 0 then break end
+		if ready[1] == nil and core.pending() == 0 then cqueues.poll(sched_pollable, pump.idle) end
+	end
+	pumps[cq] = nil
+	spare_conds[#spare_conds + 1] = pump.idle
+end
+
+local function cq_wait(cqueues, token, id)
+	local cq = cqueues.running()
+	local pump = pumps[cq]
+	if pump == nil then
+		pump = { waiting = 0, idle = new_cond() }
+		pumps[cq] = pump
+		cq:wrap(cq_pump, cqueues, cq, pump)
+	end
+	pump.waiting = pump.waiting + 1
+	id = id or token:id()
+	local cond = new_cond()
+	cq_waits[id] = cond
+	-- (the pump signals only while we sleep: nothing else runs between this check and the poll)
+	while not token:done() do cqueues.poll(cond) end
+	cq_waits[id] = nil
+	spare_conds[#spare_conds + 1] = cond
+	pump.waiting = pump.waiting - 1
+	-- the last one lets the pump end (so that the controller's loop can)
+	if pump.waiting == 0 then pump.idle:signal() end
+	return token:result()
+end
+
 -- Wait for `token` the way the caller allows (see DESIGN.md) and return its results.
 -- `id`: token:id() when the caller knows it already (saves a call into Rust).
 local function wait(token, id)
@@ -147,17 +207,7 @@ local function wait(token, id)
 	if co and not ismain then
 		if ours[co] then return co_yield(WAIT, token, id) end
 		local cqueues = cqueues_running()
-		if cqueues then
-			-- (polling a token that is already done returns at once)
-			repeat cqueues.poll(token) until token:done()
-			-- Every completion is queued for our scheduler too; step it without sleeping, so
-			-- that under cqueues alone the queue does not grow (and our coroutines run).
-			if deferred[1] == nil then
-				local ok, err = step(0)
-				if not ok then deferred[#deferred + 1] = err end
-			end
-			return token:result()
-		end
+		if cqueues then return cq_wait(cqueues, token, id) end
 	end
 	while not token:done() do
 		local ok, err = step(nil)
