@@ -182,6 +182,22 @@ describe("http.core bridge", function()
 		assert.same(5, ticks)
 	end)
 
+	it("hands out tokens that cqueues can poll itself", function()
+		local cqueues = require "cqueues"
+		local cq = cqueues.new()
+		local result
+		cq:wrap(function()
+			local _, token = core.timer(0.05)
+			local t0 = core.monotime()
+			assert.same(token, cqueues.poll(token))
+			assert.truthy(token:done())
+			assert.truthy(core.monotime() - t0 >= 0.04)
+			result = { token:result() }
+		end)
+		assert.truthy(cq:loop(5))
+		assert.same({ true }, result)
+	end)
+
 	it("exposes a pollable completion fd for foreign loops", function()
 		assert.same("number", type(core.pollfd()))
 		local _, token = core.timer(0.01)
