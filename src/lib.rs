@@ -14,6 +14,7 @@ mod headers;
 mod hpack;
 mod hsts;
 mod proxies;
+mod request;
 mod server;
 mod socket;
 mod socks;
@@ -74,6 +75,7 @@ fn http_core(lua: &Lua) -> mlua::Result<Table> {
     core.set("socket", socket::open(lua)?)?;
     core.set("socks", socks::open(lua)?)?;
     core.set("client", client::open(lua)?)?;
+    core.set("request", request::open(lua)?)?;
     core.set("tls", tls::open(lua)?)?;
     core.set("websocket", websocket::open(lua)?)?;
     Ok(core)

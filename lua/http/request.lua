@@ -73,30 +73,14 @@ local function userinfo_of(credential)
 	return encodeURIComponent(user) .. ":" .. encodeURIComponent(password)
 end
 
--- host (lower-cased, without brackets) and port (nil if the scheme has no default) of an
--- authority; nil if malformed.
-local function split_authority(authority, scheme)
-	local host, port = authority:match("^%[([%x:.]+)%]:?(%d*)$")
-	if not host then
-		host, port = authority:match("^([^:%[%]]+):?(%d*)$")
-		if not host then return nil end
-	end
-	port = tonumber(port) or http_util.scheme_to_port[scheme]
-	if port and port > 65535 then return nil end
-	return host:lower(), port
-end
-
--- Parse an absolute URI: scheme, userinfo (or nil), host, port, path with query (no fragment).
+-- Parse an absolute URI: scheme, userinfo (or nil), host (lower-cased, without brackets), port
+-- (the scheme's default if it has none, else nil), path with query (no fragment); nil if
+-- malformed. (src/request.rs)
+local parse = core.request.parse_uri
 local function parse_uri(uri)
-	if uri:find("[%c ]") then return nil end
-	local scheme, authority, path = uri:match("^(%a[%w+.-]*)://([^/?#]*)([^#]*)")
+	local scheme, userinfo, host, port, path = parse(uri)
 	if not scheme then return nil end
-	scheme = scheme:lower()
-	local userinfo, hostport = authority:match("^(.*)@(.*)$")
-	local host, port = split_authority(hostport or authority, scheme)
-	if not host then return nil end
-	if path:sub(1, 1) ~= "/" then path = "/" .. path end
-	return scheme, userinfo, host, port, path
+	return scheme, userinfo, host, port or http_util.scheme_to_port[scheme], path
 end
 
 -- host:port (IPv6 in brackets), without the port when it is the scheme's default.
