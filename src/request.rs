@@ -3,6 +3,7 @@
 //! Lua-thread instructions (callgrind: 31k per `new_from_uri`, 20k of them in pattern matching).
 
 use crate::runtime::raw;
+use crate::util::authority;
 use mlua::ffi::{self, lua_State};
 use mlua::{Lua, Table};
 use std::borrow::Cow;
@@ -25,15 +26,6 @@ fn lower(s: &[u8]) -> Cow<'_, [u8]> {
     } else {
         Cow::Borrowed(s)
     }
-}
-
-/// The digits of a port ("" = none); None if above 65535.
-fn port(digits: &[u8]) -> Option<Option<u16>> {
-    if digits.is_empty() {
-        return Some(None);
-    }
-    let n = digits.iter().try_fold(0u32, |n, &d| Some(n * 10 + u32::from(d - b'0')).filter(|&n| n <= 65535))?;
-    Some(Some(n as u16))
 }
 
 /// Host and port of `host[:digits]` or `[v6][:digits]`; the colon is optional before digits,
@@ -60,7 +52,8 @@ fn host_port(s: &[u8]) -> Option<(&[u8], Option<u16>)> {
     if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some((host, port(digits)?))
+    let port = if digits.is_empty() { None } else { Some(authority::port(digits)?) };
+    Some((host, port))
 }
 
 fn parse(uri: &[u8]) -> Option<Parts<'_>> {

@@ -95,9 +95,8 @@ fn parse_port(s: &[u8]) -> Result<u16, &'static str> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return Err("invalid port");
     }
-    let n = s.iter().try_fold(0u32, |n, &d| n.checked_mul(10)?.checked_add(u32::from(d - b'0')));
-    match n {
-        Some(n @ 1..=65535) => Ok(n as u16),
+    match crate::util::authority::port(s) {
+        Some(n @ 1..) => Ok(n),
         _ => Err("port out of range"),
     }
 }

@@ -11,12 +11,7 @@ pub fn split(authority: &[u8]) -> Result<(&[u8], Option<u16>), &'static str> {
             let rest = &authority[colon + 1..];
             let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
             if digits > 0 && rest[digits..].iter().all(|&b| b == b' ' || b == b'\t') {
-                let port = rest[..digits]
-                    .iter()
-                    .try_fold(0u16, |n, &d| {
-                        n.checked_mul(10)?.checked_add(u16::from(d - b'0'))
-                    })
-                    .ok_or("invalid port")?;
+                let port = port(&rest[..digits]).ok_or("invalid port")?;
                 (&authority[..colon], Some(port))
             } else {
                 (authority, None)
@@ -25,6 +20,11 @@ pub fn split(authority: &[u8]) -> Result<(&[u8], Option<u16>), &'static str> {
         None => (authority, None),
     };
     Ok((unbracket(host), port))
+}
+
+/// The value of a port's decimal digits (leading zeros allowed); None above 65535.
+pub fn port(digits: &[u8]) -> Option<u16> {
+    digits.iter().try_fold(0u16, |n, &d| n.checked_mul(10)?.checked_add(u16::from(d - b'0')))
 }
 
 fn unbracket(host: &[u8]) -> &[u8] {

@@ -2,7 +2,7 @@
 //! and quoting. All string functions work on bytes; a result equal to the argument is the
 //! argument itself (no new Lua string).
 
-mod authority;
+pub(crate) mod authority;
 mod date;
 mod ip;
 mod path;
